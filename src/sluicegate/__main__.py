@@ -1,0 +1,5 @@
+"""`python -m sluicegate` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""Composition root: `build_app(config)` wires config, providers, auth, routing, hooks and the
+proxy into one ASGI app with a lifespan. Only this module (and `cli`) imports across packages.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+from .auth.resolver import KeyStore
+from .config import GatewayConfig, load_config
+from .hooks.bus import CompletionBus
+from .providers.base import Provider
+from .providers.registry import UnsupportedBackend, build_provider
+from .proxy.dispatch import ProxyApp
+from .proxy.state import ProxyState
+from .routing.table import ModelTable
+from .types import Receive, Scope, Send
+
+log = logging.getLogger("sluicegate")
+
+CONFIG_ENV = "SLUICEGATE_CONFIG"
+
+
+def build_providers(config: GatewayConfig) -> dict[str, Provider]:
+    providers: dict[str, Provider] = {}
+    for backend in config.backends:
+        try:
+            providers[backend.name] = build_provider(backend)
+        except UnsupportedBackend as exc:
+            log.warning("%s; its models are unavailable", exc)
+    return providers
+
+
+class Gateway:
+    """The ASGI application: HTTP goes to the proxy, lifespan opens and closes resources."""
+
+    def __init__(self, config: GatewayConfig, bus: CompletionBus | None = None) -> None:
+        self.config = config
+        self.bus = bus or CompletionBus()
+        self.providers = build_providers(config)
+        self.state = ProxyState(
+            keys=KeyStore.from_config(config.server.master_key, config.users),
+            table=ModelTable.from_config(config, self.providers),
+            bus=self.bus,
+            max_body_bytes=config.server.max_body_bytes,
+            keepalive_seconds=config.server.keepalive_seconds,
+        )
+        self.proxy = ProxyApp(self.state)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.proxy(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        self.state.ready = True
+
+    async def shutdown(self) -> None:
+        self.state.ready = False
+        for provider in self.providers.values():
+            await provider.aclose()
+
+
+def build_app(config: GatewayConfig, bus: CompletionBus | None = None) -> Gateway:
+    return Gateway(config, bus)
+
+
+def create_app(env: Mapping[str, str] | None = None) -> Gateway:
+    """uvicorn factory: each worker process loads the config named by SLUICEGATE_CONFIG."""
+    env = os.environ if env is None else env
+    return build_app(load_config(env.get(CONFIG_ENV) or None, env))

@@ -1,0 +1,290 @@
+"""Every error sluicegate raises on purpose, with its HTTP status, wire type, code and log class.
+
+Handlers raise these; only `proxy/envelopes.py` turns them into JSON or SSE frames, and only
+`record.Completion` turns them into a log row. Each class states, beside its status, whether a
+retry or a fallback may help (`retryable`) and whether it counts against a target's health
+(`target_failure`), so the attempt loop never needs a table of its own.
+
+    GatewayError
+    ├── RequestError                     client's fault, never retried
+    │   ├── InvalidJSON                  400 invalid_json
+    │   ├── InvalidRequest               400 invalid_request
+    │   ├── RequestTooLarge              413 request_too_large
+    │   ├── AuthenticationFailed         401 invalid_api_key
+    │   ├── PermissionDenied             403 model_not_allowed
+    │   ├── ModelNotFound                404 model_not_found
+    │   ├── RouteNotFound                404 not_found (no such path)
+    │   ├── MethodNotAllowed             405 method_not_allowed
+    │   ├── RateLimited                  429 rate_limit_exceeded
+    │   └── BudgetExceeded               429 budget_exceeded
+    ├── UpstreamError                    502 upstream_error: 5xx or unreachable, retryable
+    │   ├── UpstreamConnectError         connect refused/reset before any byte
+    │   └── UpstreamStatusError          upstream answered >= 400 (4xx passes through as is)
+    ├── UpstreamTimeout                  504 request_timeout (first_token or total, before the 200)
+    ├── StreamBroken                     after the 200: one SSE error event, never retried
+    │   ├── UpstreamDisconnected         upstream_disconnected
+    │   ├── StreamIdleTimeout            stream_idle_timeout
+    │   └── StreamTotalTimeout           request_timeout
+    ├── ClientDisconnected               499: the client hung up
+    └── InternalError                    500: a bug of ours
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class GatewayError(Exception):
+    """Base of every error that ends a request; carries everything needed to report it."""
+
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "internal_error"
+    code: ClassVar[str | None] = None
+    log_type: ClassVar[str] = "internal_error"
+    retryable: ClassVar[bool] = False
+    target_failure: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    @property
+    def status_code(self) -> int:
+        return self.status
+
+    @property
+    def error_type(self) -> str:
+        return self.type
+
+    @property
+    def error_code(self) -> str | None:
+        return self.code
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Extra response headers this error carries (Retry-After, rate-limit state)."""
+        return []
+
+
+class RequestError(GatewayError):
+    """The request itself is refused; nothing was sent upstream."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+    log_type = "invalid_request"
+
+
+class InvalidJSON(RequestError):
+    """Raised when the body is not a JSON object."""
+
+    code = "invalid_json"
+
+
+class InvalidRequest(RequestError):
+    """Raised when a field is missing or has the wrong type."""
+
+
+class RequestTooLarge(RequestError):
+    """Raised when the body exceeds `server.max_body_bytes`."""
+
+    status = 413
+    code = "request_too_large"
+
+
+class AuthenticationFailed(RequestError):
+    """Raised when no key was sent or the key is unknown or revoked."""
+
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+    log_type = "auth_error"
+
+
+class PermissionDenied(RequestError):
+    """Raised when the key may not use the requested model."""
+
+    status = 403
+    type = "permission_error"
+    code = "model_not_allowed"
+    log_type = "permission_denied"
+
+
+class ModelNotFound(RequestError):
+    """Raised when no configured model or `<backend>/<model>` matches the name."""
+
+    status = 404
+    code = "model_not_found"
+    log_type = "model_not_found"
+
+
+class RouteNotFound(RequestError):
+    """Raised for a path the gateway does not serve."""
+
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(RequestError):
+    """Raised when a known path is called with the wrong HTTP method."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
+class RateLimited(RequestError):
+    """Raised when the user's RPM or TPM window is full."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+    log_type = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after: float, limit_headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.limit_headers = limit_headers
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        seconds = max(1, int(self.retry_after + 0.999))
+        return [(b"retry-after", str(seconds).encode()), *self.limit_headers]
+
+
+class BudgetExceeded(RateLimited):
+    """Raised when the user's spend in the current budget period reached `budget_usd`."""
+
+    code = "budget_exceeded"
+    log_type = "budget_exceeded"
+
+
+class UpstreamError(GatewayError):
+    """The upstream failed before the response started: 5xx, reset, refused."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+    log_type = "upstream_error"
+    retryable = True
+    target_failure = True
+
+
+class UpstreamConnectError(UpstreamError):
+    """Raised when the upstream cannot be reached or drops the connection before answering."""
+
+
+class UpstreamStatusError(UpstreamError):
+    """Raised when the upstream answers with a status >= 400.
+
+    A 4xx other than 408/429 is the client's fault: it is passed through with the upstream's
+    status, type and code and is neither retried nor held against the target.
+    """
+
+    def __init__(
+        self,
+        upstream_status: int,
+        message: str,
+        *,
+        upstream_type: str | None = None,
+        upstream_code: str | None = None,
+        param: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, param=param)
+        self.upstream_status = upstream_status
+        self.upstream_type = upstream_type
+        self.upstream_code = upstream_code
+        self.retry_after = retry_after
+
+    @property
+    def passthrough(self) -> bool:
+        return 400 <= self.upstream_status < 500
+
+    @property
+    def status_code(self) -> int:
+        return self.upstream_status if self.passthrough else 502
+
+    @property
+    def error_type(self) -> str:
+        if self.passthrough:
+            return self.upstream_type or "invalid_request_error"
+        return "upstream_error"
+
+    @property
+    def error_code(self) -> str | None:
+        return self.upstream_code if self.passthrough else "upstream_error"
+
+    @property
+    def is_retryable(self) -> bool:
+        return self.upstream_status in (408, 429) or self.upstream_status >= 500
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        if self.upstream_status == 429 and self.retry_after is not None:
+            return [(b"retry-after", str(max(1, int(self.retry_after + 0.999))).encode())]
+        return []
+
+
+class UpstreamTimeout(GatewayError):
+    """Raised when first_token or total elapses before the response started."""
+
+    status = 504
+    type = "timeout_error"
+    code = "request_timeout"
+    log_type = "timeout"
+    retryable = True
+    target_failure = True
+
+
+class StreamBroken(GatewayError):
+    """The stream failed after the 200 was sent; reported as one SSE error event."""
+
+    status = 200
+    type = "upstream_error"
+    code = "upstream_disconnected"
+    log_type = "upstream_disconnected"
+    target_failure = True
+
+
+class UpstreamDisconnected(StreamBroken):
+    """Raised on reset, premature close or an upstream `error` event mid-stream."""
+
+
+class StreamIdleTimeout(StreamBroken):
+    """Raised when no upstream event arrived within the backend's `idle` timeout."""
+
+    code = "stream_idle_timeout"
+    log_type = "timeout"
+
+
+class StreamTotalTimeout(StreamBroken):
+    """Raised when the backend's `total` timeout elapsed mid-stream."""
+
+    code = "request_timeout"
+    log_type = "timeout"
+
+
+class ClientDisconnected(GatewayError):
+    """Raised when the client hung up; the upstream call is cancelled."""
+
+    status = 499
+    type = "client_disconnected"
+    log_type = "client_disconnected"
+
+
+class InternalError(GatewayError):
+    """Raised for an unexpected exception; its text never reaches the client."""
+
+
+def retryable(error: GatewayError) -> bool:
+    """Whether another try (same target after backoff, or the next target) may succeed."""
+    if isinstance(error, UpstreamStatusError):
+        return error.is_retryable
+    return error.retryable
+
+
+def counts_against_target(error: GatewayError) -> bool:
+    """Whether the error is the target's fault (feeds cooldowns), not the client's."""
+    if isinstance(error, UpstreamStatusError):
+        return error.is_retryable
+    return error.target_failure

@@ -1,0 +1,1 @@
+"""Hooks: everything that reacts to a finished request (log, limits, metrics, live events)."""

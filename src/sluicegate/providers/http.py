@@ -1,0 +1,106 @@
+"""Upstream HTTP plumbing: one pooled aiohttp session per backend, and aiohttp's exceptions
+mapped to `errors` at this one boundary.
+
+Two mappings, because the same aiohttp exception means different things on either side of the
+first byte: a reset before the response started is an `UpstreamConnectError` (502, retryable);
+the same reset mid-stream is `UpstreamDisconnected` (an SSE error event, never retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp
+import orjson
+
+from ..config.schema import BackendConfig
+from ..errors import UpstreamConnectError, UpstreamDisconnected, UpstreamStatusError
+
+# aiohttp's default limit of 100 connections per session would queue requests under load;
+# the gateway's concurrency is bounded by its clients, not by this pool.
+_POOL_LIMIT = 4096
+
+
+def new_session(config: BackendConfig, headers: dict[str, str]) -> aiohttp.ClientSession:
+    """A session whose default headers carry the upstream credentials, so requests add none."""
+    connector = aiohttp.TCPConnector(limit=_POOL_LIMIT, ttl_dns_cache=300, keepalive_timeout=30)
+    timeout = aiohttp.ClientTimeout(total=None, connect=config.timeouts.connect)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        headers={"content-type": "application/json", **headers, **config.headers},
+        auto_decompress=True,
+        raise_for_status=False,
+    )
+
+
+@contextmanager
+def before_response(backend: str) -> Iterator[None]:
+    """Map failures up to and including the response headers (and a non-stream body)."""
+    try:
+        yield
+    except aiohttp.ClientConnectorError as exc:
+        raise UpstreamConnectError(
+            f"cannot connect to backend '{backend}': {exc.os_error}"
+        ) from exc
+    except (aiohttp.ServerTimeoutError, aiohttp.ConnectionTimeoutError) as exc:
+        raise UpstreamConnectError(f"connect timeout to backend '{backend}'") from exc
+    except (aiohttp.ClientError, ConnectionError) as exc:
+        raise UpstreamConnectError(
+            f"backend '{backend}' closed the connection before answering ({type(exc).__name__})"
+        ) from exc
+
+
+@contextmanager
+def in_stream(backend: str) -> Iterator[None]:
+    """Map failures while reading an event stream whose 200 has arrived."""
+    try:
+        yield
+    except (aiohttp.ClientError, ConnectionError) as exc:
+        raise UpstreamDisconnected(
+            f"backend '{backend}' stream broke: {type(exc).__name__}"
+        ) from exc
+
+
+def status_error(status: int, body: bytes, headers: Any) -> UpstreamStatusError:
+    """Build the error for an upstream status >= 400, keeping its OpenAI error fields."""
+    message, err_type, code, param = f"upstream returned HTTP {status}", None, None, None
+    try:
+        payload = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        payload = None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict):
+        message = str(error.get("message") or message)
+        err_type = error.get("type") if isinstance(error.get("type"), str) else None
+        code = error.get("code") if isinstance(error.get("code"), str) else None
+        param = error.get("param") if isinstance(error.get("param"), str) else None
+    elif isinstance(error, str):
+        message = error
+    return UpstreamStatusError(
+        status,
+        message,
+        upstream_type=err_type,
+        upstream_code=code,
+        param=param,
+        retry_after=parse_retry_after(headers.get("retry-after")),
+    )
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds only; dates are rare from LLM APIs)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+async def close_session(session: aiohttp.ClientSession) -> None:
+    await session.close()
+    # Let aiohttp's transports finish closing before the loop goes away.
+    await asyncio.sleep(0)

@@ -1,0 +1,1 @@
+"""The proxy hot path: raw ASGI handlers from request bytes to upstream and back."""

@@ -1,0 +1,119 @@
+"""RequestContext: the mutable state of one proxied request, kept apart from I/O.
+
+Handlers, the attempt loop and the stream relay each fill in what they learn; `completion()`
+freezes it into the one `record.Completion` published when the request ends.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..auth.principal import Principal
+from ..errors import GatewayError
+from ..record import Attempt, Completion, Usage
+from ..routing.table import Target
+
+
+class RequestContext:
+    __slots__ = (
+        "attempts",
+        "client_ip",
+        "client_wants_usage",
+        "created_at",
+        "error",
+        "model",
+        "overhead",
+        "path",
+        "principal",
+        "request_id",
+        "response_started",
+        "started",
+        "status",
+        "stream",
+        "stream_done",
+        "target",
+        "ttft",
+        "upstream_seconds",
+        "usage",
+    )
+
+    def __init__(self, request_id: str, path: str, client_ip: str | None) -> None:
+        self.request_id = request_id
+        self.path = path
+        self.client_ip = client_ip
+        self.started = time.perf_counter()
+        self.created_at = time.time()
+        self.principal: Principal | None = None
+        self.model: str | None = None
+        self.stream = False
+        self.client_wants_usage = False
+        self.target: Target | None = None
+        self.attempts: list[Attempt] = []
+        self.upstream_seconds = 0.0  # time spent waiting on upstreams and backoff, not on us
+        self.overhead: float | None = None
+        self.ttft: float | None = None
+        self.usage: dict[str, object] | None = None
+        self.status = 200
+        self.error: GatewayError | None = None
+        self.response_started = False
+        self.stream_done = False
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def mark_overhead(self) -> float:
+        """Time spent in the gateway itself up to now; frozen when the response starts."""
+        self.overhead = max(0.0, self.elapsed() - self.upstream_seconds)
+        return self.overhead
+
+    def fail(self, error: GatewayError) -> None:
+        self.error = error
+        if not self.response_started:
+            self.status = error.status_code
+
+    def completion(self) -> Completion:
+        principal = self.principal
+        target = self.target
+        usage = _usage(self.usage)
+        cost = 0.0
+        if target is not None:
+            pricing = target.pricing
+            cost = (
+                usage.prompt_tokens * pricing.input_per_mtok
+                + usage.completion_tokens * pricing.output_per_mtok
+            ) / 1_000_000
+        error = self.error
+        return Completion(
+            request_id=self.request_id,
+            created_at=self.created_at,
+            path=self.path,
+            user_id=principal.user_id if principal else None,
+            key_id=principal.key_id if principal else None,
+            model=self.model,
+            resolved_model=target.model if target else None,
+            backend=target.backend if target else None,
+            stream=self.stream,
+            status_code=self.status,
+            error_type=error.log_type if error else None,
+            error_message=error.message if error else None,
+            usage=usage,
+            cost_usd=cost,
+            latency_ms=self.elapsed() * 1000,
+            ttft_ms=self.ttft * 1000 if self.ttft is not None else None,
+            overhead_ms=(self.overhead if self.overhead is not None else self.mark_overhead())
+            * 1000,
+            attempts=tuple(self.attempts),
+            client_ip=self.client_ip,
+        )
+
+
+def _usage(raw: dict[str, object] | None) -> Usage:
+    if not raw:
+        return Usage()
+
+    def count(name: str) -> int:
+        value = raw.get(name)
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    prompt, completion = count("prompt_tokens"), count("completion_tokens")
+    return Usage(prompt, completion, count("total_tokens") or prompt + completion)

@@ -1,0 +1,107 @@
+"""ProxyApp: the ASGI entry of the hot path. It routes by exact path (a dict lookup, no regex),
+reads the few headers it needs once, and hands anything it does not own to `fallback`
+(the admin API and dashboard), or answers 404 in the error shape.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+
+import orjson
+
+from ..errors import GatewayError, MethodNotAllowed, RouteNotFound
+from ..types import ASGIApp, Receive, Scope, Send
+from . import inference, models
+from .chat import CHAT, COMPLETIONS
+from .context import RequestContext
+from .embeddings import EMBEDDINGS
+from .endpoint import Endpoint
+from .envelopes import error_body
+from .headers import RequestHeaders
+from .replies import send_json
+from .state import ProxyState
+
+_INFERENCE: dict[str, Endpoint] = {}
+for _prefix in ("/v1", ""):
+    _INFERENCE[_prefix + "/chat/completions"] = CHAT
+    _INFERENCE[_prefix + "/completions"] = COMPLETIONS
+    _INFERENCE[_prefix + "/embeddings"] = EMBEDDINGS
+
+
+def new_request_id(given: bytes | None) -> str:
+    """The client's `x-request-id` when it is short and printable, else a fresh one."""
+    if given and len(given) <= 128 and given.isascii():
+        text = given.decode("ascii")
+        if text.isprintable() and " " not in text:
+            return text
+    return os.urandom(16).hex()
+
+
+def client_ip(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+class ProxyApp:
+    def __init__(self, state: ProxyState, fallback: ASGIApp | None = None) -> None:
+        self.state = state
+        self.fallback = fallback
+        self._get: dict[str, Callable[[RequestHeaders, str, Send], Awaitable[None]]] = {
+            "/health": self._health,
+            "/health/ready": self._ready,
+            "/v1/models": self._models,
+            "/models": self._models,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        endpoint = _INFERENCE.get(path)
+        if endpoint is not None:
+            headers = RequestHeaders(scope["headers"])
+            ctx = RequestContext(new_request_id(headers.request_id), path, client_ip(scope))
+            if method != "POST":
+                return await self._error(send, ctx.request_id, _method_error(method, path))
+            return await inference.handle(self.state, endpoint, ctx, headers, receive, send)
+        handler = self._get.get(path)
+        if handler is None and path.startswith(("/v1/models/", "/models/")):
+            handler = self._model
+        if handler is not None:
+            headers = RequestHeaders(scope["headers"])
+            request_id = new_request_id(headers.request_id)
+            if method not in ("GET", "HEAD"):
+                return await self._error(send, request_id, _method_error(method, path))
+            try:
+                return await handler(headers, path, send)
+            except GatewayError as exc:
+                return await self._error(send, request_id, exc)
+        if self.fallback is not None:
+            return await self.fallback(scope, receive, send)
+        headers = RequestHeaders(scope["headers"])
+        error = RouteNotFound(f"Unknown path {path}.")
+        await self._error(send, new_request_id(headers.request_id), error)
+
+    async def _error(self, send: Send, request_id: str, error: GatewayError) -> None:
+        await send_json(send, error.status_code, error_body(error), request_id, error.headers())
+
+    async def _health(self, headers: RequestHeaders, path: str, send: Send) -> None:
+        await send_json(send, 200, b'{"status":"ok"}', new_request_id(headers.request_id))
+
+    async def _ready(self, headers: RequestHeaders, path: str, send: Send) -> None:
+        ready = self.state.ready
+        body = orjson.dumps({"status": "ready" if ready else "starting"})
+        await send_json(send, 200 if ready else 503, body, new_request_id(headers.request_id))
+
+    async def _models(self, headers: RequestHeaders, path: str, send: Send) -> None:
+        body = models.list_models(self.state, headers)
+        await send_json(send, 200, body, new_request_id(headers.request_id))
+
+    async def _model(self, headers: RequestHeaders, path: str, send: Send) -> None:
+        model_id = path.split("/models/", 1)[1]
+        body = models.get_model(self.state, headers, model_id)
+        await send_json(send, 200, body, new_request_id(headers.request_id))
+
+
+def _method_error(method: str, path: str) -> GatewayError:
+    return MethodNotAllowed(f"Method {method} is not allowed on {path}.")

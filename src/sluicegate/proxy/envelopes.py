@@ -1,0 +1,28 @@
+"""Errors to wire shapes: the only place error JSON and SSE error frames are built."""
+
+from __future__ import annotations
+
+import orjson
+
+from ..errors import GatewayError, InternalError
+
+
+def _error_object(error: GatewayError) -> dict[str, object]:
+    message = "Internal server error." if isinstance(error, InternalError) else error.message
+    return {
+        "message": message,
+        "type": error.error_type,
+        "code": error.error_code,
+        "param": error.param,
+    }
+
+
+def error_body(error: GatewayError) -> bytes:
+    """`{"error": {"message", "type", "code", "param"}}` as OpenAI sends it."""
+    return orjson.dumps({"error": _error_object(error)})
+
+
+def error_frame(error: GatewayError) -> bytes:
+    """The one SSE event that ends a broken stream (SPEC 4.4); never followed by [DONE]."""
+    payload = {"error": {"message": error.message, "type": "upstream_error", "code": error.code}}
+    return b"data: " + orjson.dumps(payload) + b"\n\n"

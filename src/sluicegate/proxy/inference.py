@@ -1,0 +1,87 @@
+"""The shared inference handler: auth → body → validate → route → attempts → reply or relay.
+
+This is the one place where every proxied request ends: whichever way it ends (success, any
+error, a broken stream, a client that hung up, a bug), `finally` publishes exactly one
+Completion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..auth.permissions import may_use
+from ..auth.resolver import key_from_headers
+from ..errors import ClientDisconnected, GatewayError, InternalError, PermissionDenied
+from ..providers.base import Reply
+from ..types import Receive, Send
+from . import engine
+from .body import parse_object, read_body
+from .context import RequestContext
+from .disconnect import DisconnectWatcher
+from .endpoint import Endpoint
+from .headers import RequestHeaders
+from .replies import send_error, send_reply
+from .state import ProxyState
+from .streaming import relay
+from .validation import wants_usage
+
+log = logging.getLogger("sluicegate.proxy")
+
+
+async def handle(
+    state: ProxyState,
+    endpoint: Endpoint,
+    ctx: RequestContext,
+    headers: RequestHeaders,
+    receive: Receive,
+    send: Send,
+) -> None:
+    watcher: DisconnectWatcher | None = None
+    try:
+        try:
+            principal = state.keys.authenticate(
+                key_from_headers(headers.authorization, headers.x_api_key)
+            )
+            ctx.principal = principal
+            request = parse_object(
+                await read_body(receive, state.max_body_bytes, headers.content_length)
+            )
+            ctx.model, ctx.stream = endpoint.validate(request)
+            ctx.client_wants_usage = wants_usage(request)
+            table = state.table
+            route = table.resolve(ctx.model)
+            if not may_use(principal, ctx.model):
+                raise PermissionDenied(
+                    f"This API key may not use the model '{ctx.model}'.", param="model"
+                )
+            watcher = DisconnectWatcher(receive)
+            result = await engine.run(ctx, table, route, endpoint.op, request, endpoint.prepare)
+            if isinstance(result, Reply):
+                payload = endpoint.finish_reply(ctx, result)
+                watcher.stop()
+                await send_reply(ctx, send, payload)
+            else:
+                await relay(
+                    ctx, result, send, endpoint.encode_chunks, state.keepalive_seconds, watcher.stop
+                )
+        except GatewayError as exc:
+            ctx.fail(exc)
+            if not ctx.response_started:
+                if watcher is not None:
+                    watcher.stop()
+                await send_error(ctx, send, exc)
+        except asyncio.CancelledError:
+            if watcher is None or not watcher.absorb():
+                raise
+            ctx.fail(ClientDisconnected("The client disconnected."))
+        except Exception:
+            log.exception("request %s failed", ctx.request_id)
+            error = InternalError("Internal server error.")
+            ctx.fail(error)
+            if not ctx.response_started:
+                await send_error(ctx, send, error)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        state.bus.publish(ctx.completion())

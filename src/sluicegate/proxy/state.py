@@ -1,0 +1,19 @@
+"""ProxyState: what the hot path reads per request, replaced field by field on reload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..auth.resolver import KeyStore
+from ..hooks.bus import CompletionBus
+from ..routing.table import ModelTable
+
+
+@dataclass(slots=True)
+class ProxyState:
+    keys: KeyStore
+    table: ModelTable
+    bus: CompletionBus
+    max_body_bytes: int
+    keepalive_seconds: float
+    ready: bool = False

@@ -1,0 +1,107 @@
+"""The SSE relay: from a peeked upstream stream to the client, event by event, never buffered.
+
+    commit 200 ─► first events ─► read ─┬─ events ───────► forward at once ─┐
+                                        ├─ silence ≥ keepalive ► ": keep-alive"
+                                        ├─ clean end ─────► [DONE], close   │
+                                        └─ broken / idle / total ─► one error event, close
+                                        ◄───────────────────────────────────┘
+
+One timer per read covers the three deadlines (idle, total, keep-alive); when it fires, the
+clock says which. A client disconnect arrives as cancellation of this task (see
+`disconnect.py`); `finally` closes the upstream connection so the upstream stops at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from ..errors import StreamBroken, StreamIdleTimeout, StreamTotalTimeout
+from ..providers.base import Chunk
+from ..providers.sse import DONE_FRAME, KEEPALIVE_FRAME
+from ..types import Headers, Send
+from .context import RequestContext
+from .engine import OpenedStream
+from .envelopes import error_frame
+from .headers import SSE_HEADERS, overhead_header
+
+# Turns a batch of chunks into the bytes to send (b"" to send nothing).
+Encoder = Callable[[RequestContext, list[Chunk]], bytes]
+
+
+async def relay(
+    ctx: RequestContext,
+    opened: OpenedStream,
+    send: Send,
+    encode: Encoder,
+    keepalive: float,
+    before_end: Callable[[], None],
+) -> None:
+    """Stream `opened` to the client; `before_end` runs just before the final send."""
+    stream = opened.stream
+    timeouts = opened.target.provider.timeouts
+    loop = asyncio.get_running_loop()
+    # perf_counter and loop.time() are both monotonic; convert the attempt start once.
+    total_deadline = loop.time() + timeouts.total - (time.perf_counter() - opened.first_at)
+    try:
+        ctx.ttft = opened.first_at - ctx.started
+        await _commit(ctx, send)
+        if opened.first is None:
+            before_end()
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            ctx.stream_done = True
+            return
+        payload = encode(ctx, opened.first)
+        if payload:
+            await send({"type": "http.response.body", "body": payload, "more_body": True})
+        last_event = last_sent = loop.time()
+        while True:
+            wake = min(last_event + timeouts.idle, total_deadline, last_sent + keepalive)
+            try:
+                async with asyncio.timeout_at(wake):
+                    batch = await stream.read()
+            except TimeoutError:
+                now = loop.time()
+                if now >= total_deadline:
+                    raise StreamTotalTimeout(
+                        f"Backend '{opened.target.backend}' exceeded its total timeout "
+                        f"({timeouts.total:g}s) mid-stream."
+                    ) from None
+                if now >= last_event + timeouts.idle:
+                    raise StreamIdleTimeout(
+                        f"Backend '{opened.target.backend}' sent nothing for "
+                        f"{timeouts.idle:g}s mid-stream."
+                    ) from None
+                await send(
+                    {"type": "http.response.body", "body": KEEPALIVE_FRAME, "more_body": True}
+                )
+                last_sent = now
+                continue
+            if batch is None:
+                before_end()
+                await send({"type": "http.response.body", "body": DONE_FRAME, "more_body": False})
+                ctx.stream_done = True
+                return
+            payload = encode(ctx, batch)
+            last_event = loop.time()
+            if payload:
+                await send({"type": "http.response.body", "body": payload, "more_body": True})
+                last_sent = last_event
+    except StreamBroken as exc:
+        ctx.fail(exc)
+        before_end()
+        await send({"type": "http.response.body", "body": error_frame(exc), "more_body": False})
+    finally:
+        await stream.aclose()
+
+
+async def _commit(ctx: RequestContext, send: Send) -> None:
+    headers: Headers = [
+        *SSE_HEADERS,
+        (b"x-request-id", ctx.request_id.encode()),
+        overhead_header(ctx.mark_overhead()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    ctx.response_started = True
+    ctx.status = 200

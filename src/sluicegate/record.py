@@ -1,0 +1,74 @@
+"""Completion: the one frozen record of a finished request, produced exactly once per request.
+
+The proxy builds it when a request ends, whichever way it ends; the request log, limits,
+metrics and live logs subscribe to it through `hooks.bus` and never look at the request itself.
+Its fields are the request-log fields of SPEC section 6.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try against one upstream target before the response started (or the one that did)."""
+
+    backend: str
+    model: str
+    status_code: int | None
+    error_type: str | None
+    latency_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            "status_code": self.status_code,
+            "error_type": self.error_type,
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one request; `estimated` when the upstream reported none."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """Everything known about a request once it has ended."""
+
+    request_id: str
+    created_at: float  # unix seconds when the request arrived
+    path: str
+    user_id: str | None
+    key_id: str | None
+    model: str | None  # as the client asked
+    resolved_model: str | None  # as sent upstream
+    backend: str | None
+    stream: bool
+    status_code: int
+    error_type: str | None
+    error_message: str | None
+    usage: Usage
+    cost_usd: float
+    latency_ms: float
+    ttft_ms: float | None
+    overhead_ms: float
+    attempts: tuple[Attempt, ...] = ()
+    client_ip: str | None = None
+    detail_logged: bool = False
+    request_body: str | None = None
+    response_body: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_type is None

@@ -1,0 +1,1 @@
+"""Routing: public model names to ordered upstream targets, with strategies and health."""

@@ -1,0 +1,15 @@
+"""ASGI and JSON aliases shared by every package; no behaviour lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+JSON = dict[str, Any]
+Headers = list[tuple[bytes, bytes]]
