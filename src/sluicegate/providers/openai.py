@@ -82,15 +82,20 @@ class OpenAIProvider:
 class OpenAIStream:
     """Reads OpenAI `data:` events off one response; `[DONE]` and EOF both end it cleanly."""
 
-    __slots__ = ("_backend", "_clean", "_decoder", "_resp")
+    __slots__ = ("_backend", "_clean", "_decoder", "_pending_error", "_resp")
 
     def __init__(self, backend: str, resp: aiohttp.ClientResponse) -> None:
         self._backend = backend
         self._resp = resp
         self._decoder = SSEDecoder()
         self._clean = False
+        # A failure found behind good chunks of the same read: raised on the next read, so
+        # the client gets every chunk that preceded it.
+        self._pending_error: UpstreamDisconnected | None = None
 
     async def read(self) -> list[Chunk] | None:
+        if self._pending_error is not None:
+            raise self._pending_error
         if self._clean:
             await self._drain()
             return None
@@ -109,7 +114,13 @@ class OpenAIStream:
                         return chunks
                     await self._drain()
                     return None
-                chunks.append(self._chunk(event.event, event.data))
+                try:
+                    chunks.append(self._chunk(event.event, event.data))
+                except UpstreamDisconnected as exc:
+                    if not chunks:
+                        raise
+                    self._pending_error = exc
+                    return chunks
             if chunks:
                 return chunks
 

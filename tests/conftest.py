@@ -1,0 +1,117 @@
+"""Session-wide servers: one mock upstream and one gateway configured with backends that point
+at it with different timeouts and retry settings (see `gateway_config`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from sluicegate.config.schema import GatewayConfig
+from support import MockUpstream, RunningGateway, free_port
+
+MASTER_KEY = "sk-master-test"
+ALICE_KEY = "sk-alice-test-key"  # models: *
+BOB_KEY = "sk-bob-test-key"  # models: m, demo/*
+REASONER_KEY = "sk-reasoner-test-key"  # copy_reasoning_to_reasoning_content
+UPSTREAM_KEY = "upstream-secret-key"
+
+
+def gateway_config(mock_url: str) -> GatewayConfig:
+    def backend(name: str, retries: int, **timeouts: float) -> dict[str, object]:
+        return {
+            "name": name,
+            "type": "openai",
+            "base_url": mock_url + "/v1",
+            "api_key": UPSTREAM_KEY,
+            "max_retries": retries,
+            "timeouts": {"connect": 2, "first_token": 5, "idle": 5, "total": 20, **timeouts},
+        }
+
+    return GatewayConfig.model_validate(
+        {
+            "server": {
+                "master_key": MASTER_KEY,
+                "max_body_bytes": 16384,
+                "keepalive_seconds": 0.3,
+            },
+            "backends": [
+                backend("mock", 2),
+                backend("noretry", 0),
+                backend("tight", 0, first_token=0.5, idle=0.5, total=1.5),
+                backend("short-total", 0, first_token=2, idle=2, total=1.0),
+                {
+                    "name": "dead",
+                    "type": "openai",
+                    "base_url": f"http://127.0.0.1:{free_port()}/v1",
+                    "max_retries": 1,
+                },
+                {"name": "demo", "type": "demo", "models": ["demo-echo"]},
+            ],
+            "models": [
+                {
+                    "name": "m",
+                    "targets": [{"backend": "mock", "model": "mock-model"}],
+                    "pricing": {"input_per_mtok": 1.0, "output_per_mtok": 2.0},
+                },
+                {"name": "noretry", "targets": [{"backend": "noretry", "model": "mock-model"}]},
+                {"name": "tight", "targets": [{"backend": "tight", "model": "mock-model"}]},
+                {
+                    "name": "short-total",
+                    "targets": [{"backend": "short-total", "model": "mock-model"}],
+                },
+                {
+                    "name": "dead-then-m",
+                    "targets": [{"backend": "dead", "model": "x"}],
+                    "fallbacks": ["m"],
+                },
+                {"name": "demo-echo", "targets": [{"backend": "demo", "model": "demo-echo"}]},
+            ],
+            "users": [
+                {"name": "alice", "api_keys": [ALICE_KEY], "models": ["*"]},
+                {"name": "bob", "api_keys": [BOB_KEY], "models": ["m", "demo/*"]},
+                {
+                    "name": "reasoner",
+                    "api_keys": [REASONER_KEY],
+                    "models": ["*"],
+                    "copy_reasoning_to_reasoning_content": True,
+                },
+            ],
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def mock() -> Iterator[MockUpstream]:
+    upstream = MockUpstream()
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(mock: MockUpstream) -> Iterator[RunningGateway]:
+    running = RunningGateway(gateway_config(mock.url))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def tag() -> str:
+    """A unique word to put in a prompt, to find this test's request in the mock's records."""
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def http(gateway: RunningGateway) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=gateway.url, headers={"authorization": f"Bearer {ALICE_KEY}"}, timeout=30
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def client(gateway: RunningGateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=ALICE_KEY, max_retries=0)

@@ -1,0 +1,130 @@
+"""Test harness: real servers on loopback ports.
+
+- `MockUpstream`: `sluicegate mock-upstream` as a subprocess (the CLI is exercised too).
+- `RunningGateway`: the gateway app under uvicorn (uvloop, httptools) in a thread, so tests
+  see every published Completion; clients reach it only over TCP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from sluicegate.app import build_app
+from sluicegate.config import GatewayConfig
+from sluicegate.hooks.bus import CompletionBus
+from sluicegate.record import Completion
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01) -> Any:
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+def wait_for_http(url: str, timeout: float = 20.0) -> None:
+    def ready() -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    wait_until(ready, timeout, 0.05)
+
+
+class MockUpstream:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sluicegate", "mock-upstream", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        wait_for_http(self.url + "/health")
+
+    def requests(self, contains: str | None = None) -> list[dict[str, Any]]:
+        params = {"contains": contains} if contains else None
+        response = httpx.get(self.url + "/_mock/requests", params=params, timeout=5.0)
+        return list(response.json()["requests"])
+
+    def request(self, contains: str) -> dict[str, Any]:
+        """The one recorded request whose text contains `contains` (waits for it)."""
+        found = wait_until(lambda: self.requests(contains))
+        assert len(found) == 1, found
+        return found[0]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+class RunningGateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.bus = CompletionBus()
+        self.completions: list[Completion] = []
+        self.bus.subscribe(self.completions.append)
+        self.app = build_app(config, self.bus)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host="127.0.0.1",
+                port=self.port,
+                loop="uvloop",
+                http="httptools",
+                lifespan="on",
+                log_level="warning",
+                access_log=False,
+            )
+        )
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started, 20.0)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve())
+
+    def completion(self, request_id: str, timeout: float = 10.0) -> Completion:
+        """The Completion of `request_id`, once published; fails if there is more than one."""
+
+        def found() -> list[Completion]:
+            return [c for c in list(self.completions) if c.request_id == request_id]
+
+        matches = wait_until(found, timeout)
+        assert len(matches) == 1, matches
+        return matches[0]
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
