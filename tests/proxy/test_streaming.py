@@ -113,7 +113,7 @@ def test_clean_stream_ends_with_done_and_sdk_reads_it(
     )
     pieces = [c.choices[0].delta.content or "" for c in stream if c.choices]
     assert "".join(pieces) == "w0 w1 w2 w3 "
-    response, raw = stream_raw(http, chat("m", f"{tag}b #mock chunks=2"))
+    _, raw = stream_raw(http, chat("m", f"{tag}b #mock chunks=2"))
     parsed = events(raw)
     assert parsed[-1] == "[DONE]" and parsed.count("[DONE]") == 1
     assert json.loads(parsed[-2])["choices"][0]["finish_reason"] == "stop"
