@@ -191,10 +191,10 @@ models:
 
 def test_invalid_backend_still_counts_as_known(tmp_path: Path) -> None:
     # The backend's own error is enough; its targets must not add "unknown backend".
-    text = "backends:\n  - {name: vllm, type: openai}\n"
-    text += "models:\n  - {name: m, targets: [{backend: vllm, model: x}]}\n"
+    text = "backends:\n  - {name: az, type: azure}\n"
+    text += "models:\n  - {name: m, targets: [{backend: az, model: x}]}\n"
     assert problems_of(write(tmp_path, text)) == [
-        "backends[0]: backend type 'openai' needs base_url"
+        "backends[0]: backend type 'azure' needs base_url"
     ]
 
 
