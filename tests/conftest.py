@@ -17,6 +17,7 @@ MASTER_KEY = "sk-master-test"
 ALICE_KEY = "sk-alice-test-key"  # models: *
 BOB_KEY = "sk-bob-test-key"  # models: m, demo/*
 REASONER_KEY = "sk-reasoner-test-key"  # copy_reasoning_to_reasoning_content
+SCRIBE_KEY = "sk-scribe-test-key"  # detail_logging
 UPSTREAM_KEY = "upstream-secret-key"
 
 
@@ -73,6 +74,12 @@ def gateway_config(mock_url: str) -> GatewayConfig:
             "users": [
                 {"name": "alice", "api_keys": [ALICE_KEY], "models": ["*"]},
                 {"name": "bob", "api_keys": [BOB_KEY], "models": ["m", "demo/*"]},
+                {
+                    "name": "scribe",
+                    "api_keys": [SCRIBE_KEY],
+                    "models": ["*"],
+                    "detail_logging": True,
+                },
                 {
                     "name": "reasoner",
                     "api_keys": [REASONER_KEY],

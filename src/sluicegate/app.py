@@ -46,6 +46,7 @@ class Gateway:
             bus=self.bus,
             max_body_bytes=config.server.max_body_bytes,
             keepalive_seconds=config.server.keepalive_seconds,
+            detail_stream_mode=config.logging.detail_stream_log_mode,
         )
         self.proxy = ProxyApp(self.state)
 

@@ -69,7 +69,10 @@ def encode_chunks(ctx: RequestContext, chunks: list[Chunk]) -> bytes:
         if copy and copy_reasoning(obj.get("choices"), "delta"):
             chunk.touched()
         out.append(encode_data(chunk.encoded()))
-    return b"".join(out)
+    payload = b"".join(out)
+    if ctx.capture is not None:
+        ctx.capture.add(chunks, payload)
+    return payload
 
 
 CHAT = Endpoint(Operation.CHAT, validate_chat, prepare, finish_reply, encode_chunks)

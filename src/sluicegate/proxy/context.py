@@ -12,11 +12,13 @@ from ..auth.principal import Principal
 from ..errors import GatewayError
 from ..record import Attempt, Completion, Usage
 from ..routing.table import Target
+from .detail import StreamCapture
 
 
 class RequestContext:
     __slots__ = (
         "attempts",
+        "capture",
         "client_ip",
         "client_wants_usage",
         "created_at",
@@ -26,7 +28,9 @@ class RequestContext:
         "path",
         "principal",
         "request_id",
+        "request_text",
         "response_started",
+        "response_text",
         "started",
         "status",
         "stream",
@@ -57,6 +61,10 @@ class RequestContext:
         self.error: GatewayError | None = None
         self.response_started = False
         self.stream_done = False
+        # Detail logging only (users with detail_logging): bodies as text, stream capture.
+        self.request_text: str | None = None
+        self.response_text: str | None = None
+        self.capture: StreamCapture | None = None
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -83,6 +91,9 @@ class RequestContext:
                 + usage.completion_tokens * pricing.output_per_mtok
             ) / 1_000_000
         error = self.error
+        response_text = self.response_text
+        if self.capture is not None:
+            response_text = self.capture.text(self.stream_done)
         return Completion(
             request_id=self.request_id,
             created_at=self.created_at,
@@ -104,6 +115,9 @@ class RequestContext:
             * 1000,
             attempts=tuple(self.attempts),
             client_ip=self.client_ip,
+            detail_logged=self.request_text is not None,
+            request_body=self.request_text,
+            response_body=response_text,
         )
 
 

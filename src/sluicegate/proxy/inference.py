@@ -18,6 +18,7 @@ from ..types import Receive, Send
 from . import engine
 from .body import parse_object, read_body
 from .context import RequestContext
+from .detail import StreamCapture, body_text
 from .disconnect import DisconnectWatcher
 from .endpoint import Endpoint
 from .headers import RequestHeaders
@@ -44,10 +45,13 @@ async def handle(
                 key_from_headers(headers.authorization, headers.x_api_key)
             )
             ctx.principal = principal
-            request = parse_object(
-                await read_body(receive, state.max_body_bytes, headers.content_length)
-            )
+            body = await read_body(receive, state.max_body_bytes, headers.content_length)
+            if principal.detail_logging:
+                ctx.request_text = body_text(body)
+            request = parse_object(body)
             ctx.model, ctx.stream = endpoint.validate(request)
+            if ctx.stream and principal.detail_logging:
+                ctx.capture = StreamCapture(state.detail_stream_mode)
             ctx.client_wants_usage = wants_usage(request)
             table = state.table
             route = table.resolve(ctx.model)
@@ -59,6 +63,8 @@ async def handle(
             result = await engine.run(ctx, table, route, endpoint.op, request, endpoint.prepare)
             if isinstance(result, Reply):
                 payload = endpoint.finish_reply(ctx, result)
+                if principal.detail_logging:
+                    ctx.response_text = body_text(payload)
                 watcher.stop()
                 await send_reply(ctx, send, payload)
             else:

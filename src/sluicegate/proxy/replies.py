@@ -32,4 +32,7 @@ async def send_reply(ctx: RequestContext, send: Send, body: bytes) -> None:
 
 async def send_error(ctx: RequestContext, send: Send, error: GatewayError) -> None:
     ctx.response_started = True
-    await send_json(send, error.status_code, error_body(error), ctx.request_id, error.headers())
+    body = error_body(error)
+    if ctx.request_text is not None:
+        ctx.response_text = body.decode()
+    await send_json(send, error.status_code, body, ctx.request_id, error.headers())

@@ -16,4 +16,5 @@ class ProxyState:
     bus: CompletionBus
     max_body_bytes: int
     keepalive_seconds: float
+    detail_stream_mode: str = "compact"
     ready: bool = False

@@ -79,6 +79,8 @@ async def relay(
                 last_sent = now
                 continue
             if batch is None:
+                if ctx.capture is not None:
+                    ctx.capture.add_frame(DONE_FRAME)
                 before_end()
                 await send({"type": "http.response.body", "body": DONE_FRAME, "more_body": False})
                 ctx.stream_done = True
@@ -90,8 +92,11 @@ async def relay(
                 last_sent = last_event
     except StreamBroken as exc:
         ctx.fail(exc)
+        frame = error_frame(exc)
+        if ctx.capture is not None:
+            ctx.capture.add_frame(frame)
         before_end()
-        await send({"type": "http.response.body", "body": error_frame(exc), "more_body": False})
+        await send({"type": "http.response.body", "body": frame, "more_body": False})
     finally:
         await stream.aclose()
 

@@ -1,0 +1,154 @@
+"""Detail logging: the request and response bodies of users with `detail_logging`, as text.
+
+Streams are kept either as the raw SSE text sent to the client (`raw`) or folded into one JSON
+document (`compact`, SPEC 6): per choice the joined content, reasoning and tool calls (arguments
+joined), the finish reason, the usage and whether the stream ended cleanly. Bodies longer than
+`MAX_BODY_CHARS` are cut with a marker saying how much was dropped. Nothing here runs for users
+without detail logging.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..providers.base import Chunk
+
+MAX_BODY_CHARS = 256 * 1024
+COMPACT_FORMAT = "sluicegate.chat_stream.compact.v1"
+
+
+def capped(text: str, limit: int = MAX_BODY_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[sluicegate: truncated, {len(text) - limit} more characters]"
+
+
+def body_text(data: bytes) -> str:
+    return capped(data.decode("utf-8", "replace"))
+
+
+class StreamCapture:
+    """Collects what a stream sent, for one detail-logged request."""
+
+    __slots__ = ("_chunks", "_mode", "_raw")
+
+    def __init__(self, mode: str) -> None:
+        self._mode = mode
+        self._raw: list[bytes] = []
+        self._chunks: list[dict[str, Any]] = []
+
+    def add(self, chunks: list[Chunk], sent: bytes) -> None:
+        if self._mode == "raw":
+            self._raw.append(sent)
+        else:
+            self._chunks.extend(chunk.obj for chunk in chunks)
+
+    def add_frame(self, sent: bytes) -> None:
+        """A frame the gateway wrote itself ([DONE], an error event, a keep-alive)."""
+        if self._mode == "raw":
+            self._raw.append(sent)
+
+    def text(self, done: bool) -> str:
+        if self._mode == "raw":
+            return capped(b"".join(self._raw).decode("utf-8", "replace"))
+        return capped(orjson.dumps(compact(self._chunks, done)).decode())
+
+
+def compact(chunks: list[dict[str, Any]], done: bool) -> dict[str, Any]:
+    """Fold OpenAI chat (or legacy completion) chunks into the compact document."""
+    head: dict[str, Any] = {}
+    choices: dict[int, dict[str, Any]] = {}
+    usage = None
+    for chunk in chunks:
+        for key in ("id", "model", "created"):
+            if key not in head and chunk.get(key) is not None:
+                head[key] = chunk[key]
+        if isinstance(chunk.get("usage"), dict):
+            usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            if isinstance(choice, dict):
+                _fold_choice(choices, choice)
+    return {
+        "format": COMPACT_FORMAT,
+        "id": head.get("id"),
+        "model": head.get("model"),
+        "created": head.get("created"),
+        "choices": [_finish_choice(choices[i]) for i in sorted(choices)],
+        "usage": usage,
+        "stream": {"done": done, "chunks": len(chunks)},
+    }
+
+
+def _fold_choice(choices: dict[int, dict[str, Any]], choice: dict[str, Any]) -> None:
+    index = choice.get("index", 0) if isinstance(choice.get("index"), int) else 0
+    state = choices.setdefault(
+        index,
+        {
+            "index": index,
+            "role": None,
+            "content": [],
+            "reasoning": [],
+            "tools": {},
+            "finish_reason": None,
+        },
+    )
+    delta = choice.get("delta")
+    if not isinstance(delta, dict):
+        delta = {"content": choice.get("text")} if "text" in choice else {}
+    if delta.get("role"):
+        state["role"] = delta["role"]
+    if isinstance(delta.get("content"), str):
+        state["content"].append(delta["content"])
+    reasoning = delta.get("reasoning")
+    if not isinstance(reasoning, str):
+        reasoning = delta.get("reasoning_content")
+    if isinstance(reasoning, str):
+        state["reasoning"].append(reasoning)
+    for call in delta.get("tool_calls") or []:
+        if isinstance(call, dict):
+            _fold_tool_call(state["tools"], call)
+    if choice.get("finish_reason"):
+        state["finish_reason"] = choice["finish_reason"]
+
+
+def _fold_tool_call(tools: dict[int, dict[str, Any]], call: dict[str, Any]) -> None:
+    index = call.get("index", len(tools)) if isinstance(call.get("index"), int) else len(tools)
+    entry = tools.setdefault(
+        index,
+        {
+            "index": index,
+            "id": None,
+            "type": "function",
+            "function": {"name": None, "arguments": []},
+        },
+    )
+    if call.get("id"):
+        entry["id"] = call["id"]
+    if call.get("type"):
+        entry["type"] = call["type"]
+    function = call.get("function")
+    if isinstance(function, dict):
+        if function.get("name"):
+            entry["function"]["name"] = function["name"]
+        if isinstance(function.get("arguments"), str):
+            entry["function"]["arguments"].append(function["arguments"])
+
+
+def _finish_choice(state: dict[str, Any]) -> dict[str, Any]:
+    tools = [
+        {
+            **call,
+            "function": {**call["function"], "arguments": "".join(call["function"]["arguments"])},
+        }
+        for _, call in sorted(state["tools"].items())
+    ]
+    return {
+        "index": state["index"],
+        "role": state["role"],
+        "content": "".join(state["content"]) if state["content"] else None,
+        "reasoning": "".join(state["reasoning"]) if state["reasoning"] else None,
+        "tool_calls": tools or None,
+        "finish_reason": state["finish_reason"],
+    }
