@@ -19,6 +19,7 @@ BOB_KEY = "sk-bob-test-key"  # models: m, demo/*
 REASONER_KEY = "sk-reasoner-test-key"  # copy_reasoning_to_reasoning_content
 SCRIBE_KEY = "sk-scribe-test-key"  # detail_logging
 UPSTREAM_KEY = "upstream-secret-key"
+NEVER_COOL = {"failures": 1_000_000, "seconds": 0}
 
 
 def gateway_config(mock_url: str) -> GatewayConfig:
@@ -30,6 +31,9 @@ def gateway_config(mock_url: str) -> GatewayConfig:
             "api_key": UPSTREAM_KEY,
             "max_retries": retries,
             "timeouts": {"connect": 2, "first_token": 5, "idle": 5, "total": 20, **timeouts},
+            # Shared by every test: a breaker that never opens keeps tests independent.
+            # Cooldowns are tested on gateways of their own (tests/routing/).
+            "cooldown": NEVER_COOL,
         }
 
     return GatewayConfig.model_validate(
@@ -49,6 +53,7 @@ def gateway_config(mock_url: str) -> GatewayConfig:
                     "type": "openai",
                     "base_url": f"http://127.0.0.1:{free_port()}/v1",
                     "max_retries": 1,
+                    "cooldown": NEVER_COOL,
                 },
                 {"name": "demo", "type": "demo", "models": ["demo-echo"]},
             ],

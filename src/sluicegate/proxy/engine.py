@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +29,12 @@ from ..errors import (
     UpstreamDisconnected,
     UpstreamStatusError,
     UpstreamTimeout,
+    counts_against_target,
     retryable,
 )
 from ..providers.base import Chunk, Operation, Provider, Reply, UpstreamStream
 from ..record import Attempt
+from ..routing.health import HealthBoard
 from ..routing.plan import attempt_order
 from ..routing.table import ModelTable, Route, Target
 from .context import RequestContext
@@ -56,14 +59,16 @@ async def run(
     route: Route,
     op: Operation,
     body: dict[str, Any],
-    prepare: Any,
+    prepare: Callable[[dict[str, Any], Target], dict[str, Any]],
+    board: HealthBoard,
 ) -> Reply | OpenedStream:
     """Return the first successful answer; raise the last failure when every try failed.
 
     `prepare(body, target)` builds the upstream body for one target (model name, usage option).
+    The target that answered stays counted in flight on `board` until the caller releases it.
     """
     last_error: GatewayError | None = None
-    for target in attempt_order(table, route):
+    for target in attempt_order(table, route, board):
         provider = target.provider
         if not provider.supports(op):
             continue
@@ -71,6 +76,7 @@ async def run(
         retries = 0
         while True:
             started = time.perf_counter()
+            board.started(target)
             try:
                 if ctx.stream:
                     result: Reply | OpenedStream = await _open(provider, op, upstream_body, target)
@@ -78,19 +84,28 @@ async def run(
                     result = await _complete(provider, op, upstream_body)
             except GatewayError as exc:
                 elapsed = time.perf_counter() - started
+                board.released(target)
                 ctx.upstream_seconds += elapsed
                 ctx.attempts.append(_attempt(target, exc, elapsed))
+                if counts_against_target(exc):
+                    board.failed(target, getattr(exc, "retry_after", None))
+                else:
+                    board.reachable(target)
                 if not retryable(exc):
                     ctx.target = target
                     raise
                 last_error = exc
                 delay = _retry_delay(exc, retries, provider)
-                if delay is None:
+                if delay is None or board.cooling(target):
                     break
                 retries += 1
                 await _sleep_counted(ctx, delay)
                 continue
+            except BaseException:
+                board.released(target)  # cancelled (client gone): not the target's fault
+                raise
             elapsed = time.perf_counter() - started
+            board.succeeded(target, elapsed)
             ctx.upstream_seconds += elapsed
             ctx.attempts.append(Attempt(target.backend, target.model, 200, None, elapsed * 1000))
             ctx.target = target

@@ -12,7 +12,13 @@ import logging
 
 from ..auth.permissions import may_use
 from ..auth.resolver import key_from_headers
-from ..errors import ClientDisconnected, GatewayError, InternalError, PermissionDenied
+from ..errors import (
+    ClientDisconnected,
+    GatewayError,
+    InternalError,
+    PermissionDenied,
+    StreamBroken,
+)
 from ..providers.base import Reply
 from ..types import Receive, Send
 from . import engine
@@ -60,7 +66,9 @@ async def handle(
                     f"This API key may not use the model '{ctx.model}'.", param="model"
                 )
             watcher = DisconnectWatcher(receive)
-            result = await engine.run(ctx, table, route, endpoint.op, request, endpoint.prepare)
+            result = await engine.run(
+                ctx, table, route, endpoint.op, request, endpoint.prepare, state.health
+            )
             if isinstance(result, Reply):
                 payload = endpoint.finish_reply(ctx, result)
                 if principal.detail_logging:
@@ -90,4 +98,15 @@ async def handle(
     finally:
         if watcher is not None:
             watcher.stop()
+        _settle_health(state, ctx)
         state.bus.publish(ctx.completion())
+
+
+def _settle_health(state: ProxyState, ctx: RequestContext) -> None:
+    """Release the answering target; a stream the upstream broke counts against it."""
+    target = ctx.target
+    if target is None or not ctx.attempts or ctx.attempts[-1].status_code != 200:
+        return
+    state.health.released(target)
+    if isinstance(ctx.error, StreamBroken):
+        state.health.failed(target)

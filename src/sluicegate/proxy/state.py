@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..auth.resolver import KeyStore
 from ..hooks.bus import CompletionBus
+from ..routing.health import HealthBoard
 from ..routing.table import ModelTable
 
 
@@ -17,4 +18,5 @@ class ProxyState:
     max_body_bytes: int
     keepalive_seconds: float
     detail_stream_mode: str = "compact"
+    health: HealthBoard = field(default_factory=HealthBoard)
     ready: bool = False
