@@ -16,6 +16,7 @@ serve: $(STAMP)
 	$(BIN)/sluicegate serve $(ARGS)
 
 test: $(STAMP)
+	bash scripts/test-deps.sh
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -23,7 +23,7 @@ import uvicorn
 
 from sluicegate.app import build_app
 from sluicegate.config import GatewayConfig
-from sluicegate.hooks.bus import CompletionBus
+from sluicegate.hooks.bus import HookBus
 from sluicegate.record import Completion
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ class MockUpstream:
 
 class RunningGateway:
     def __init__(self, config: GatewayConfig) -> None:
-        self.bus = CompletionBus()
+        self.bus = HookBus()
         self.completions: list[Completion] = []
         self.bus.subscribe(self.completions.append)
         self.app = build_app(config, self.bus)

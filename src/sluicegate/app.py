@@ -10,7 +10,9 @@ from collections.abc import Mapping
 
 from .auth.resolver import KeyStore
 from .config import GatewayConfig, load_config
-from .hooks.bus import CompletionBus
+from .hooks.bus import HookBus
+from .hooks.limits import LimitHook
+from .limits.store import LimitStore, MemoryLimitStore, RedisLimitStore
 from .providers.base import Provider
 from .providers.registry import UnsupportedBackend, build_provider
 from .proxy.dispatch import ProxyApp
@@ -33,12 +35,16 @@ def build_providers(config: GatewayConfig) -> dict[str, Provider]:
     return providers
 
 
+def new_limit_store(redis_url: str | None) -> LimitStore:
+    return RedisLimitStore(redis_url) if redis_url else MemoryLimitStore()
+
+
 class Gateway:
     """The ASGI application: HTTP goes to the proxy, lifespan opens and closes resources."""
 
-    def __init__(self, config: GatewayConfig, bus: CompletionBus | None = None) -> None:
+    def __init__(self, config: GatewayConfig, bus: HookBus | None = None) -> None:
         self.config = config
-        self.bus = bus or CompletionBus()
+        self.bus = bus or HookBus()
         self.providers = build_providers(config)
         self.state = ProxyState(
             keys=KeyStore.from_config(config.server.master_key, config.users),
@@ -49,6 +55,7 @@ class Gateway:
             detail_stream_mode=config.logging.detail_stream_log_mode,
         )
         self.proxy = ProxyApp(self.state)
+        self.bus.add(LimitHook(new_limit_store(config.redis.url)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -68,15 +75,17 @@ class Gateway:
                 return
 
     async def startup(self) -> None:
+        await self.bus.start()
         self.state.ready = True
 
     async def shutdown(self) -> None:
         self.state.ready = False
+        await self.bus.close()
         for provider in self.providers.values():
             await provider.aclose()
 
 
-def build_app(config: GatewayConfig, bus: CompletionBus | None = None) -> Gateway:
+def build_app(config: GatewayConfig, bus: HookBus | None = None) -> Gateway:
     return Gateway(config, bus)
 
 

@@ -67,8 +67,34 @@ class Completion:
     detail_logged: bool = False
     request_body: str | None = None
     response_body: str | None = None
+    info: RequestInfo | None = None  # set once the request passed auth and permissions
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.error_type is None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What `before` hooks see of a request that passed auth and permission checks."""
+
+    request_id: str
+    path: str
+    model: str
+    stream: bool
+    user_id: str | None
+    key_id: str | None
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    budget_period: str = "month"
+    model_rpm: int | None = None  # the user's limits for this model, if any
+    model_tpm: int | None = None
+
+    @property
+    def limited(self) -> bool:
+        return any(
+            v is not None
+            for v in (self.rpm, self.tpm, self.budget_usd, self.model_rpm, self.model_tpm)
+        )

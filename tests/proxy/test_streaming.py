@@ -91,7 +91,7 @@ def test_first_token_timeout_is_504_before_the_200(
 def test_failed_first_attempt_is_retried_before_the_200(
     http: httpx.Client, gateway: RunningGateway, mock: MockUpstream, tag: str
 ) -> None:
-    response, raw = stream_raw(http, chat("m", f"{tag} #mock status=503 fail_times=1"))
+    response, raw = stream_raw(http, chat("m", f"{tag} #mock status=503 fail_times=1 id={tag}"))
     assert response.status_code == 200
     assert events(raw)[-1] == "[DONE]"
     record = gateway.completion(response.headers["x-request-id"])
@@ -294,7 +294,7 @@ def test_reset_before_first_byte_is_502_not_client_disconnect(
 def test_reset_before_first_byte_is_retried(
     http: httpx.Client, gateway: RunningGateway, tag: str
 ) -> None:
-    response, raw = stream_raw(http, chat("m", f"{tag} #mock reset_before=1 fail_times=1"))
+    response, raw = stream_raw(http, chat("m", f"{tag} #mock reset_before=1 fail_times=1 id={tag}"))
     assert response.status_code == 200 and events(raw)[-1] == "[DONE]"
     record = gateway.completion(response.headers["x-request-id"])
     assert len(record.attempts) == 2

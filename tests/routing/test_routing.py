@@ -139,7 +139,7 @@ def test_no_fallback_on_a_client_4xx(routed: RunningGateway, mock: MockUpstream,
 def test_fallback_after_upstream_failure(
     routed: RunningGateway, mock: MockUpstream, tag: str
 ) -> None:
-    response = ask(routed, "with-fallback", f"{tag} #mock status=503 fail_times=1")
+    response = ask(routed, "with-fallback", f"{tag} #mock status=503 fail_times=1 id={tag}")
     assert response.status_code == 200
     assert [a[1] for a in attempts(routed, response)] == [503, 200]
 

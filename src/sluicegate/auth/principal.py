@@ -23,6 +23,7 @@ class Principal:
     tpm: int | None = None
     budget_usd: float | None = None
     budget_period: str = "month"
+    model_limits: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     detail_logging: bool = False
     copy_reasoning: bool = False
     allowed_cache: dict[str, bool] = field(default_factory=dict)

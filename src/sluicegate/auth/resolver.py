@@ -40,6 +40,9 @@ class KeyStore:
                     tpm=user.tpm,
                     budget_usd=user.budget_usd,
                     budget_period=user.budget_period,
+                    model_limits={
+                        name: (limit.rpm, limit.tpm) for name, limit in user.model_limits.items()
+                    },
                     detail_logging=user.detail_logging,
                     copy_reasoning=user.copy_reasoning_to_reasoning_content,
                 )

@@ -119,6 +119,11 @@ class ModelConfig(Strict):
     pricing: PricingConfig = Field(default_factory=PricingConfig)
 
 
+class ModelLimit(Strict):
+    rpm: int | None = Field(default=None, ge=0)
+    tpm: int | None = Field(default=None, ge=0)
+
+
 class UserConfig(Strict):
     name: str = Field(min_length=1)
     api_keys: list[str] = Field(default_factory=list)
@@ -127,6 +132,8 @@ class UserConfig(Strict):
     tpm: int | None = Field(default=None, ge=0)
     budget_usd: float | None = Field(default=None, ge=0)
     budget_period: Literal["day", "week", "month"] = "month"
+    # Per model name (as clients ask for it), limits on top of the user's own.
+    model_limits: dict[str, ModelLimit] = Field(default_factory=dict)
     detail_logging: bool = False
     copy_reasoning_to_reasoning_content: bool = False
 

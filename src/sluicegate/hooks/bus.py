@@ -1,8 +1,8 @@
-"""Fan-out of each Completion to its subscribers; publishing never blocks or fails a request.
+"""HookBus: runs the `before` hooks and fans each Completion out to the `after` hooks.
 
-Subscribers are plain callables run synchronously in the request's task: they must only
-enqueue or count (the request log batches its writes in a task of its own). A subscriber that
-raises is logged and skipped, never propagated to the request.
+Publishing never blocks or fails a request: `after` hooks are plain calls that only enqueue or
+count, and one that raises is logged and skipped. Hooks that do not override a method cost
+nothing for it (they are not in its list).
 """
 
 from __future__ import annotations
@@ -10,25 +10,54 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ..record import Completion
+from ..record import Completion, RequestInfo
+from .base import Hook, overrides
 
 log = logging.getLogger("sluicegate.hooks")
 
 Subscriber = Callable[[Completion], None]
 
 
-class CompletionBus:
+class HookBus:
     def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+        self.hooks: list[Hook] = []
+        self._before: list[Hook] = []
+        self._after: list[Subscriber] = []
+
+    def add(self, hook: Hook) -> None:
+        self.hooks.append(hook)
+        if overrides(hook, "before"):
+            self._before.append(hook)
+        if overrides(hook, "after"):
+            self._after.append(hook.after)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Add a subscriber; returns a function that removes it."""
-        self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber)
+        """Add a bare `after` callable; returns a function that removes it."""
+        self._after.append(subscriber)
+        return lambda: self._after.remove(subscriber)
+
+    @property
+    def has_before(self) -> bool:
+        return bool(self._before)
+
+    async def before(self, info: RequestInfo) -> None:
+        for hook in self._before:
+            await hook.before(info)
 
     def publish(self, completion: Completion) -> None:
-        for subscriber in self._subscribers:
+        for subscriber in self._after:
             try:
                 subscriber(completion)
             except Exception:
-                log.exception("completion subscriber %r failed", subscriber)
+                log.exception("after hook %r failed", subscriber)
+
+    async def start(self) -> None:
+        for hook in self.hooks:
+            await hook.start()
+
+    async def close(self) -> None:
+        for hook in reversed(self.hooks):
+            try:
+                await hook.close()
+            except Exception:
+                log.exception("closing hook %r failed", hook)

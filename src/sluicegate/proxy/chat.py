@@ -44,6 +44,8 @@ def finish_reply(ctx: RequestContext, reply: Reply) -> bytes:
     usage = obj.get("usage")
     if isinstance(usage, dict):
         ctx.usage = usage
+    else:
+        ctx.reply_chars = len(reply.body)
     principal = ctx.principal
     if (
         principal is not None
@@ -57,6 +59,7 @@ def finish_reply(ctx: RequestContext, reply: Reply) -> bytes:
 def encode_chunks(ctx: RequestContext, chunks: list[Chunk]) -> bytes:
     principal = ctx.principal
     copy = principal is not None and principal.copy_reasoning
+    ctx.chunks_seen += len(chunks)
     out = []
     for chunk in chunks:
         obj = chunk.obj

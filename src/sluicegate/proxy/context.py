@@ -10,7 +10,7 @@ import time
 
 from ..auth.principal import Principal
 from ..errors import GatewayError
-from ..record import Attempt, Completion, Usage
+from ..record import Attempt, Completion, RequestInfo, Usage
 from ..routing.table import Target
 from .detail import StreamCapture
 
@@ -19,14 +19,18 @@ class RequestContext:
     __slots__ = (
         "attempts",
         "capture",
+        "chunks_seen",
         "client_ip",
         "client_wants_usage",
         "created_at",
         "error",
+        "info",
         "model",
         "overhead",
         "path",
         "principal",
+        "reply_chars",
+        "request_bytes",
         "request_id",
         "request_text",
         "response_started",
@@ -65,6 +69,11 @@ class RequestContext:
         self.request_text: str | None = None
         self.response_text: str | None = None
         self.capture: StreamCapture | None = None
+        self.info: RequestInfo | None = None
+        # For estimating usage when the upstream reports none.
+        self.request_bytes = 0
+        self.chunks_seen = 0
+        self.reply_chars = 0
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -82,7 +91,7 @@ class RequestContext:
     def completion(self) -> Completion:
         principal = self.principal
         target = self.target
-        usage = _usage(self.usage)
+        usage = _usage(self.usage) if self.usage else self._estimated_usage()
         cost = 0.0
         if target is not None:
             pricing = target.pricing
@@ -118,7 +127,17 @@ class RequestContext:
             detail_logged=self.request_text is not None,
             request_body=self.request_text,
             response_body=response_text,
+            info=self.info,
         )
+
+    def _estimated_usage(self) -> Usage:
+        """About 4 characters a token for the prompt; one token per streamed chunk (what
+        OpenAI-compatible servers send) or 4 characters a token of a whole reply."""
+        if self.target is None or not self.response_started:
+            return Usage()
+        prompt = self.request_bytes // 4
+        completion = self.chunks_seen if self.stream else self.reply_chars // 4
+        return Usage(prompt, completion, prompt + completion, estimated=True)
 
 
 def _usage(raw: dict[str, object] | None) -> Usage:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 
 from ..auth.permissions import may_use
+from ..auth.principal import Principal
 from ..auth.resolver import key_from_headers
 from ..errors import (
     ClientDisconnected,
@@ -20,6 +21,7 @@ from ..errors import (
     StreamBroken,
 )
 from ..providers.base import Reply
+from ..record import RequestInfo
 from ..types import Receive, Send
 from . import engine
 from .body import parse_object, read_body
@@ -52,6 +54,7 @@ async def handle(
             )
             ctx.principal = principal
             body = await read_body(receive, state.max_body_bytes, headers.content_length)
+            ctx.request_bytes = len(body)
             if principal.detail_logging:
                 ctx.request_text = body_text(body)
             request = parse_object(body)
@@ -65,6 +68,9 @@ async def handle(
                 raise PermissionDenied(
                     f"This API key may not use the model '{ctx.model}'.", param="model"
                 )
+            ctx.info = info = request_info(ctx, principal)
+            if state.bus.has_before:
+                await state.bus.before(info)
             watcher = DisconnectWatcher(receive)
             result = await engine.run(
                 ctx, table, route, endpoint.op, request, endpoint.prepare, state.health
@@ -100,6 +106,24 @@ async def handle(
             watcher.stop()
         _settle_health(state, ctx)
         state.bus.publish(ctx.completion())
+
+
+def request_info(ctx: RequestContext, principal: Principal) -> RequestInfo:
+    model_rpm, model_tpm = principal.model_limits.get(ctx.model or "", (None, None))
+    return RequestInfo(
+        request_id=ctx.request_id,
+        path=ctx.path,
+        model=ctx.model or "",
+        stream=ctx.stream,
+        user_id=principal.user_id,
+        key_id=principal.key_id,
+        rpm=principal.rpm,
+        tpm=principal.tpm,
+        budget_usd=principal.budget_usd,
+        budget_period=principal.budget_period,
+        model_rpm=model_rpm,
+        model_tpm=model_tpm,
+    )
 
 
 def _settle_health(state: ProxyState, ctx: RequestContext) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..auth.resolver import KeyStore
-from ..hooks.bus import CompletionBus
+from ..hooks.bus import HookBus
 from ..routing.health import HealthBoard
 from ..routing.table import ModelTable
 
@@ -14,7 +14,7 @@ from ..routing.table import ModelTable
 class ProxyState:
     keys: KeyStore
     table: ModelTable
-    bus: CompletionBus
+    bus: HookBus
     max_body_bytes: int
     keepalive_seconds: float
     detail_stream_mode: str = "compact"

@@ -1,0 +1,152 @@
+"""Limits in Redis hold exactly across processes: a real redis-server, two gateway processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sluicegate.limits.store import LimitStoreUnavailable, RedisLimitStore
+from sluicegate.limits.verdict import Scope
+from support import MockUpstream, free_port, wait_for_http, wait_until
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is required (make test installs it: scripts/test-deps.sh)"
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+
+    async def ping() -> bool:
+        store = RedisLimitStore(url)
+        try:
+            return await store.ping()
+        except LimitStoreUnavailable:
+            return False
+        finally:
+            await store.close()
+
+    wait_until(lambda: asyncio.run(ping()), 20, 0.05)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+def test_concurrent_admits_never_exceed_the_limit(redis_url: str) -> None:
+    async def burst() -> int:
+        stores = [RedisLimitStore(redis_url) for _ in range(4)]
+        scopes = [Scope("user", 20, None)]
+        try:
+            verdicts = await asyncio.gather(
+                *(stores[i % 4].admit("burst-user", scopes, None, "budget:x") for i in range(60))
+            )
+        finally:
+            for store in stores:
+                await store.close()
+        return sum(v.admitted for v in verdicts)
+
+    assert asyncio.run(burst()) == 20
+
+
+def test_token_charges_and_budget_are_shared(redis_url: str) -> None:
+    async def run() -> tuple[bool, bool, str | None]:
+        a, b = RedisLimitStore(redis_url), RedisLimitStore(redis_url)
+        scopes = [Scope("user", None, 100)]
+        try:
+            await a.charge("tok-user", scopes, 60, 0.5, "budget:day:x", 100)
+            first = await b.admit("tok-user", scopes, 1.0, "budget:day:x")
+            await b.charge("tok-user", scopes, 50, 0.6, "budget:day:x", 100)
+            second = await a.admit("tok-user", scopes, None, "budget:day:x")
+            third = await a.admit("tok-user", [Scope("user", None, None)], 1.0, "budget:day:x")
+            return first.admitted, second.admitted, third.reason
+        finally:
+            await a.close()
+            await b.close()
+
+    assert asyncio.run(run()) == (True, False, "budget")
+
+
+def test_unreachable_redis_is_reported_not_hung() -> None:
+    async def run() -> None:
+        store = RedisLimitStore(f"redis://127.0.0.1:{free_port()}/0")
+        try:
+            await store.admit("u", [Scope("user", 1, None)], None, "b")
+        finally:
+            await store.close()
+
+    with pytest.raises(LimitStoreUnavailable):
+        asyncio.run(run())
+
+
+def _serve(config: Path, port: int, cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sluicegate", "serve", "--config", str(config), "--port", str(port)],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def test_two_gateway_processes_share_one_rpm_limit(
+    redis_url: str, mock: MockUpstream, tmp_path: Path, tag: str
+) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        f"""
+server: {{master_key: sk-master-redis}}
+database: {{url: "sqlite+aiosqlite:///{tmp_path}/gw.db"}}
+redis: {{url: "{redis_url}"}}
+backends:
+  - {{name: mock, type: openai, base_url: "{mock.url}/v1", max_retries: 0}}
+models:
+  - {{name: m, targets: [{{backend: mock, model: mock-model}}]}}
+users:
+  - {{name: shared-{tag}, api_keys: [sk-shared-{tag}], models: ["*"], rpm: 5}}
+"""
+    )
+    ports = [free_port(), free_port()]
+    processes = [_serve(config, port, tmp_path) for port in ports]
+    try:
+        for port in ports:
+            wait_for_http(f"http://127.0.0.1:{port}/health", 30)
+        statuses = []
+        for i in range(12):
+            response = httpx.post(
+                f"http://127.0.0.1:{ports[i % 2]}/v1/chat/completions",
+                json={"model": "m", "messages": [{"role": "user", "content": f"{tag} {i}"}]},
+                headers={"authorization": f"Bearer sk-shared-{tag}"},
+                timeout=20,
+            )
+            statuses.append(response.status_code)
+        assert statuses.count(200) == 5, statuses
+        assert statuses.count(429) == 7, statuses
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(15)
