@@ -12,6 +12,7 @@ from .auth.resolver import KeyStore
 from .config import GatewayConfig, load_config
 from .hooks.bus import HookBus
 from .hooks.limits import LimitHook
+from .hooks.metrics import MetricsHook
 from .limits.store import LimitStore, MemoryLimitStore, RedisLimitStore
 from .providers.base import Provider
 from .providers.registry import UnsupportedBackend, build_provider
@@ -55,6 +56,11 @@ class Gateway:
             detail_stream_mode=config.logging.detail_stream_log_mode,
         )
         self.proxy = ProxyApp(self.state)
+        # Metrics first: its `before` counts the request in flight even if a later hook (the
+        # limiter) refuses it, and its `after` always balances that.
+        self.metrics = MetricsHook(self.state.health.rows)
+        self.bus.add(self.metrics)
+        self.state.render_metrics = self.metrics.render
         self.bus.add(LimitHook(new_limit_store(config.redis.url)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

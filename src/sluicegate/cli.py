@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -85,6 +86,9 @@ def serve(config_path: str | None, host: str | None, port: int | None, workers: 
     else:
         click.echo(f"sluicegate {__version__} listening on http://{host}:{port}")
     os.environ[CONFIG_ENV] = str(Path(config_path).resolve()) if config_path else ""
+    if workers > 1:
+        # Every worker writes its metric values here; a scrape of any worker sums them all.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sluicegate-metrics-")
     uvicorn.run(
         "sluicegate.app:create_app",
         factory=True,

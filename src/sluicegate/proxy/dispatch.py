@@ -50,6 +50,7 @@ class ProxyApp:
         self._get: dict[str, Callable[[RequestHeaders, str, Send], Awaitable[None]]] = {
             "/health": self._health,
             "/health/ready": self._ready,
+            "/metrics": self._metrics,
             "/v1/models": self._models,
             "/models": self._models,
         }
@@ -92,6 +93,24 @@ class ProxyApp:
         ready = self.state.ready
         body = orjson.dumps({"status": "ready" if ready else "starting"})
         await send_json(send, 200 if ready else 503, body, new_request_id(headers.request_id))
+
+    async def _metrics(self, headers: RequestHeaders, path: str, send: Send) -> None:
+        render = self.state.render_metrics
+        if render is None:
+            raise RouteNotFound("Metrics are not enabled.")
+        body = render()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
+                    (b"content-length", b"%d" % len(body)),
+                    (b"x-request-id", new_request_id(headers.request_id).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _models(self, headers: RequestHeaders, path: str, send: Send) -> None:
         body = models.list_models(self.state, headers)

@@ -76,6 +76,7 @@ async def run(
         retries = 0
         while True:
             started = time.perf_counter()
+            ctx.target = target  # the log names the last target tried, failed or not
             board.started(target)
             try:
                 if ctx.stream:
@@ -92,7 +93,6 @@ async def run(
                 else:
                     board.reachable(target)
                 if not retryable(exc):
-                    ctx.target = target
                     raise
                 last_error = exc
                 delay = _retry_delay(exc, retries, provider)
@@ -108,7 +108,6 @@ async def run(
             board.succeeded(target, elapsed)
             ctx.upstream_seconds += elapsed
             ctx.attempts.append(Attempt(target.backend, target.model, 200, None, elapsed * 1000))
-            ctx.target = target
             return result
     if last_error is None:
         raise InvalidRequest(f"No backend of model '{route.name}' serves {op.value}.")

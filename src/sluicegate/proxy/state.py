@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..auth.resolver import KeyStore
@@ -19,4 +20,5 @@ class ProxyState:
     keepalive_seconds: float
     detail_stream_mode: str = "compact"
     health: HealthBoard = field(default_factory=HealthBoard)
+    render_metrics: Callable[[], bytes] | None = None
     ready: bool = False

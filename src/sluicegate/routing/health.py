@@ -98,3 +98,11 @@ class HealthBoard:
 
     def snapshot(self) -> dict[tuple[str, str], TargetHealth]:
         return dict(self._health)
+
+    def rows(self) -> list[tuple[str, str, str, int, int]]:
+        """(backend, model, breaker state, consecutive failures, in flight) per known target."""
+        now = time.monotonic()
+        return [
+            (backend, model, h.state(now), h.failures, h.inflight)
+            for (backend, model), h in self._health.items()
+        ]

@@ -1,0 +1,157 @@
+"""Prometheus metrics, fed by the hook interface: one update per finished request.
+
+With several workers (`serve --workers N`) the CLI points `PROMETHEUS_MULTIPROC_DIR` at a
+fresh folder before the workers start; every worker then writes its values to memory-mapped
+files there and a scrape of any worker aggregates all of them, so counters are the sum over
+workers and `sluicegate_inflight_requests` is the live sum. Without it (one worker, tests) a
+private registry per gateway is used.
+
+Target health (`sluicegate_target_state`) is each worker's own circuit-breaker view, labelled
+with its `pid`, because breakers are per worker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ..record import Completion, RequestInfo
+from .base import Hook
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+_OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+_STATES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
+
+# (backend, model, state, consecutive failures, in flight) for each target this worker knows
+TargetStates = Callable[[], Iterable[tuple[str, str, str, int, int]]]
+
+
+def multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+class _TargetCollector(Collector):
+    def __init__(self, states: TargetStates) -> None:
+        self._states = states
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        pid = str(os.getpid())
+        state = GaugeMetricFamily(
+            "sluicegate_target_state",
+            "Circuit breaker of each target in this worker: 0 closed, 1 half-open, 2 open",
+            labels=["backend", "model", "pid"],
+        )
+        failures = GaugeMetricFamily(
+            "sluicegate_target_consecutive_failures",
+            "Consecutive failures of each target in this worker",
+            labels=["backend", "model", "pid"],
+        )
+        for backend, model, name, count, _ in self._states():
+            state.add_metric([backend, model, pid], _STATES[name])
+            failures.add_metric([backend, model, pid], float(count))
+        yield state
+        yield failures
+
+
+class MetricsHook(Hook):
+    def __init__(self, target_states: TargetStates) -> None:
+        # In multiprocess mode values live in files, and the registry passed here only
+        # matters for single-process scrapes.
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.requests = Counter(
+            "sluicegate_requests_total",
+            "Inference requests by outcome",
+            ["model", "backend", "status_code", "error_type"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "sluicegate_request_duration_seconds",
+            "Whole request time, as the client saw it",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.ttft = Histogram(
+            "sluicegate_time_to_first_token_seconds",
+            "Request start to the first stream event",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.overhead = Histogram(
+            "sluicegate_overhead_seconds",
+            "Time spent in the gateway itself per request",
+            buckets=_OVERHEAD_BUCKETS,
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "sluicegate_tokens_total",
+            "Tokens by kind (prompt, completion)",
+            ["kind"],
+            registry=registry,
+        )
+        self.inflight = Gauge(
+            "sluicegate_inflight_requests",
+            "Inference requests being proxied",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.upstream_errors = Counter(
+            "sluicegate_upstream_errors_total",
+            "Failed upstream attempts and broken streams",
+            ["backend", "error_type"],
+            registry=registry,
+        )
+        self._targets = _TargetCollector(target_states)
+        registry.register(self._targets)
+
+    async def before(self, info: RequestInfo) -> None:
+        self.inflight.inc()
+
+    def after(self, completion: Completion) -> None:
+        if completion.info is not None:
+            self.inflight.dec()
+        model = completion.model or ""
+        self.requests.labels(
+            model,
+            completion.backend or "",
+            str(completion.status_code),
+            completion.error_type or "",
+        ).inc()
+        self.duration.labels(model).observe(completion.latency_ms / 1000)
+        if completion.ttft_ms is not None:
+            self.ttft.labels(model).observe(completion.ttft_ms / 1000)
+        self.overhead.observe(completion.overhead_ms / 1000)
+        usage = completion.usage
+        if usage.prompt_tokens:
+            self.tokens.labels("prompt").inc(usage.prompt_tokens)
+        if usage.completion_tokens:
+            self.tokens.labels("completion").inc(usage.completion_tokens)
+        for attempt in completion.attempts:
+            if attempt.error_type is not None:
+                self.upstream_errors.labels(attempt.backend, attempt.error_type).inc()
+        if completion.error_type in ("upstream_disconnected", "timeout") and completion.attempts:
+            last = completion.attempts[-1]
+            if last.error_type is None:  # broken after the 200
+                self.upstream_errors.labels(last.backend, completion.error_type).inc()
+
+    async def close(self) -> None:
+        if multiprocess():
+            from prometheus_client import multiprocess as mp
+
+            mp.mark_process_dead(os.getpid())
+
+    def render(self) -> bytes:
+        if multiprocess():
+            from prometheus_client import multiprocess as mp
+
+            registry = CollectorRegistry()
+            mp.MultiProcessCollector(registry)
+            registry.register(self._targets)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
