@@ -12,6 +12,7 @@ from .auth.resolver import KeyStore
 from .config import GatewayConfig, load_config
 from .hooks.bus import HookBus
 from .hooks.limits import LimitHook
+from .hooks.loader import load_hook
 from .hooks.metrics import MetricsHook
 from .limits.store import LimitStore, MemoryLimitStore, RedisLimitStore
 from .providers.base import Provider
@@ -62,6 +63,8 @@ class Gateway:
         self.bus.add(self.metrics)
         self.state.render_metrics = self.metrics.render
         self.bus.add(LimitHook(new_limit_store(config.redis.url)))
+        for hook in config.hooks:
+            self.bus.add(load_hook(hook.class_, hook.options))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

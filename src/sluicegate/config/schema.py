@@ -6,7 +6,7 @@ so that `check-config` reports them with the same path-style names as field erro
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -138,6 +138,13 @@ class UserConfig(Strict):
     copy_reasoning_to_reasoning_content: bool = False
 
 
+class HookConfig(Strict):
+    """A user hook: `module.path:ClassName`, built as `ClassName(**options)` (docs/hooks.md)."""
+
+    class_: str = Field(alias="class", pattern=r"^[\w.]+:[\w]+$")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class GatewayConfig(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
@@ -147,6 +154,7 @@ class GatewayConfig(Strict):
     backends: list[BackendConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)
+    hooks: list[HookConfig] = Field(default_factory=list)
 
     def backend(self, name: str) -> BackendConfig | None:
         return next((b for b in self.backends if b.name == name), None)
