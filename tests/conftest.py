@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -22,7 +23,7 @@ UPSTREAM_KEY = "upstream-secret-key"
 NEVER_COOL = {"failures": 1_000_000, "seconds": 0}
 
 
-def gateway_config(mock_url: str) -> GatewayConfig:
+def gateway_config(mock_url: str, database_url: str) -> GatewayConfig:
     def backend(name: str, retries: int, **timeouts: float) -> dict[str, object]:
         return {
             "name": name,
@@ -38,6 +39,7 @@ def gateway_config(mock_url: str) -> GatewayConfig:
 
     return GatewayConfig.model_validate(
         {
+            "database": {"url": database_url},
             "server": {
                 "master_key": MASTER_KEY,
                 "max_body_bytes": 16384,
@@ -103,9 +105,15 @@ def mock() -> Iterator[MockUpstream]:
     upstream.stop()
 
 
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite+aiosqlite:///{folder}/gateway.db"
+
+
 @pytest.fixture(scope="session")
-def gateway(mock: MockUpstream) -> Iterator[RunningGateway]:
-    running = RunningGateway(gateway_config(mock.url))
+def gateway(
+    mock: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    running = RunningGateway(gateway_config(mock.url, sqlite_url(tmp_path_factory.mktemp("gw"))))
     yield running
     running.stop()
 

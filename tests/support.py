@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ import uvicorn
 
 from sluicegate.app import build_app
 from sluicegate.config import GatewayConfig
+from sluicegate.config.schema import DatabaseConfig
 from sluicegate.hooks.bus import HookBus
 from sluicegate.record import Completion
 
@@ -90,6 +92,11 @@ class MockUpstream:
 
 class RunningGateway:
     def __init__(self, config: GatewayConfig) -> None:
+        if config.database.url == DatabaseConfig().url:
+            # Never the working directory's ./sluicegate.db: a private SQLite file per gateway.
+            folder = tempfile.mkdtemp(prefix="sluicegate-test-")
+            database = DatabaseConfig(url=f"sqlite+aiosqlite:///{folder}/gateway.db")
+            config = config.model_copy(update={"database": database})
         self.bus = HookBus()
         self.completions: list[Completion] = []
         self.bus.subscribe(self.completions.append)

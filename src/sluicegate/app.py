@@ -1,18 +1,34 @@
-"""Composition root: `build_app(config)` wires config, providers, auth, routing, hooks and the
-proxy into one ASGI app with a lifespan. Only this module (and `cli`) imports across packages.
+"""Composition root: `build_app(config)` wires config, storage, providers, auth, routing, hooks,
+the proxy and the admin API into one ASGI app with a lifespan. Only this module (and `cli`)
+imports across packages.
+
+    start ─► tables from the config file (serving at once)
+          ─► database: migrate, sync the file's entities, load the catalog ─► swap tables in
+              (unreachable: keep serving from the file, spool the log, retry every 5 s)
+          ─► every second: catalog version changed (another worker or instance)? reload
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from .admin.app import build_admin_app
+from .auth.keys import display_prefix, hash_key
 from .auth.resolver import KeyStore
-from .config import GatewayConfig, load_config
+from .config import ConfigError, GatewayConfig, load_config
+from .config.schema import BackendConfig
+from .errors import InvalidRequest
 from .hooks.bus import HookBus
 from .hooks.limits import LimitHook
 from .hooks.loader import load_hook
+from .hooks.log import RequestLogWriter
 from .hooks.metrics import MetricsHook
 from .limits.store import LimitStore, MemoryLimitStore, RedisLimitStore
 from .providers.base import Provider
@@ -20,51 +36,214 @@ from .providers.registry import UnsupportedBackend, build_provider
 from .proxy.dispatch import ProxyApp
 from .proxy.state import ProxyState
 from .routing.table import ModelTable
+from .storage import catalog, request_log
+from .storage.catalog_view import CatalogView, view_of
+from .storage.config_sync import sync_config
+from .storage.db import Database, StorageUnavailable
+from .storage.migrate import upgrade
 from .types import Receive, Scope, Send
 
 log = logging.getLogger("sluicegate")
 
 CONFIG_ENV = "SLUICEGATE_CONFIG"
-
-
-def build_providers(config: GatewayConfig) -> dict[str, Provider]:
-    providers: dict[str, Provider] = {}
-    for backend in config.backends:
-        try:
-            providers[backend.name] = build_provider(backend)
-        except UnsupportedBackend as exc:
-            log.warning("%s; its models are unavailable", exc)
-    return providers
+CATALOG_POLL_SECONDS = 1.0
+DB_RETRY_SECONDS = 5.0
+RETENTION_EVERY_SECONDS = 3600.0
+PROVIDER_CLOSE_DELAY = 120.0  # in-flight requests keep using a replaced backend's session
 
 
 def new_limit_store(redis_url: str | None) -> LimitStore:
     return RedisLimitStore(redis_url) if redis_url else MemoryLimitStore()
 
 
-class Gateway:
-    """The ASGI application: HTTP goes to the proxy, lifespan opens and closes resources."""
+def spool_dir(config: GatewayConfig) -> Path:
+    if config.logging.spool_dir:
+        return Path(config.logging.spool_dir)
+    database = config.database.url
+    if database.startswith("sqlite") and ":///" in database:
+        return Path(database.split(":///", 1)[1]).resolve().parent / "sluicegate-spool"
+    return Path("sluicegate-spool").resolve()
 
-    def __init__(self, config: GatewayConfig, bus: HookBus | None = None) -> None:
+
+class Providers:
+    """Provider objects by backend name, reused across reloads while their config is equal."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, Provider] = {}
+        self._retired: list[Provider] = []
+
+    def update(self, backends: list[BackendConfig]) -> dict[str, Provider]:
+        fresh: dict[str, Provider] = {}
+        for backend in backends:
+            current = self.by_name.get(backend.name)
+            if current is not None and current.config == backend:
+                fresh[backend.name] = current
+                continue
+            try:
+                fresh[backend.name] = build_provider(backend)
+            except UnsupportedBackend as exc:
+                log.warning("%s; its models are unavailable", exc)
+        for name, provider in self.by_name.items():
+            if fresh.get(name) is not provider:
+                self._retire(provider)
+        self.by_name = fresh
+        return fresh
+
+    def _retire(self, provider: Provider) -> None:
+        async def later() -> None:
+            await asyncio.sleep(PROVIDER_CLOSE_DELAY)
+            await provider.aclose()
+
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing was opened yet
+            asyncio.get_running_loop().create_task(later())
+        self._retired.append(provider)
+
+    async def aclose(self) -> None:
+        for provider in [*self.by_name.values(), *self._retired]:
+            await provider.aclose()
+
+
+class Gateway:
+    """The ASGI application; also the admin API's `AdminRuntime`."""
+
+    def __init__(
+        self, config: GatewayConfig, bus: HookBus | None = None, config_path: str | None = None
+    ) -> None:
         self.config = config
+        self.config_path = config_path
         self.bus = bus or HookBus()
-        self.providers = build_providers(config)
+        self.providers = Providers()
+        self.db = Database(config.database.url)
+        self.catalog_version: int | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.state = ProxyState(
             keys=KeyStore.from_config(config.server.master_key, config.users),
-            table=ModelTable.from_config(config, self.providers),
+            table=ModelTable.from_config(config, self.providers.update(config.backends)),
             bus=self.bus,
             max_body_bytes=config.server.max_body_bytes,
             keepalive_seconds=config.server.keepalive_seconds,
             detail_stream_mode=config.logging.detail_stream_log_mode,
         )
-        self.proxy = ProxyApp(self.state)
         # Metrics first: its `before` counts the request in flight even if a later hook (the
         # limiter) refuses it, and its `after` always balances that.
         self.metrics = MetricsHook(self.state.health.rows)
         self.bus.add(self.metrics)
         self.state.render_metrics = self.metrics.render
-        self.bus.add(LimitHook(new_limit_store(config.redis.url)))
+        self.limits = LimitHook(new_limit_store(config.redis.url))
+        self.bus.add(self.limits)
+        self.log_writer = RequestLogWriter(self.db, spool_dir(config))
+        self.bus.subscribe(self.log_writer)
         for hook in config.hooks:
             self.bus.add(load_hook(hook.class_, hook.options))
+        self.state.check_ready = self.db.ping
+        self.proxy = ProxyApp(self.state, fallback=build_admin_app(self))
+
+    # AdminRuntime ------------------------------------------------------------------------
+
+    @property
+    def master_key(self) -> str | None:
+        return self.config.server.master_key
+
+    async def catalog_changed(self) -> None:
+        await self.apply_catalog()
+
+    async def reload_config(self) -> dict[str, Any]:
+        if not self.config_path:
+            raise InvalidRequest("The gateway runs on its embedded defaults: no file to reload.")
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            raise InvalidRequest(
+                "The config file has problems: " + "; ".join(exc.problems)
+            ) from exc
+        restart = [
+            name
+            for name in ("database", "redis")
+            if getattr(config, name) != getattr(self.config, name)
+        ]
+        if (config.server.host, config.server.port) != (
+            self.config.server.host,
+            self.config.server.port,
+        ):
+            restart.append("server.host/port")
+        self.config = config
+        await self._sync_config()
+        await self.apply_catalog()
+        return {
+            "reloaded": True,
+            "backends": len(config.backends),
+            "models": len(config.models),
+            "users": len(config.users),
+            "catalog_version": self.catalog_version,
+            "restart_needed_for": restart,
+        }
+
+    # Catalog -----------------------------------------------------------------------------
+
+    async def _sync_config(self) -> None:
+        users = [
+            (u, [(hash_key(k).hex(), display_prefix(k)) for k in u.api_keys])
+            for u in self.config.users
+        ]
+        await sync_config(self.db, self.config.backends, self.config.models, users)
+
+    async def apply_catalog(self) -> CatalogView:
+        """Load the catalog and swap this process's auth and routing tables."""
+        view = view_of(await catalog.load_all(self.db))
+        providers = self.providers.update(view.backends)
+        state = self.state
+        state.table = ModelTable.from_config(
+            GatewayConfig.model_construct(backends=view.backends, models=view.models),
+            providers,
+        )
+        state.keys = KeyStore.from_catalog(self.config.server.master_key, view.users)
+        self.catalog_version = view.version
+        return view
+
+    async def _connect(self) -> None:
+        await upgrade(str(self.db.url.render_as_string(hide_password=False)))
+        await self._sync_config()
+        await self.apply_catalog()
+
+    async def _connect_until_ready(self) -> None:
+        while True:
+            try:
+                await self._connect()
+                log.warning("database reachable again; catalog loaded")
+                return
+            except StorageUnavailable as exc:
+                log.debug("database still unavailable: %s", exc)
+            await asyncio.sleep(DB_RETRY_SECONDS)
+
+    async def _watch_catalog(self) -> None:
+        while True:
+            await asyncio.sleep(CATALOG_POLL_SECONDS)
+            if self.catalog_version is None:
+                continue
+            try:
+                if await catalog.get_version(self.db) != self.catalog_version:
+                    await self.apply_catalog()
+            except StorageUnavailable:
+                continue
+            except Exception:
+                log.exception("catalog reload failed")
+
+    async def _enforce_retention(self, days: int) -> None:
+        while True:
+            cutoff = datetime.now(UTC) - timedelta(days=days)
+            try:
+                removed = await request_log.delete_older_than(self.db, cutoff)
+                if removed:
+                    log.info(
+                        "retention: removed %d request log rows older than %s",
+                        removed,
+                        cutoff.date(),
+                    )
+            except StorageUnavailable:
+                pass
+            await asyncio.sleep(RETENTION_EVERY_SECONDS)
+
+    # Lifespan ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -76,29 +255,59 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                await self.startup()
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    raise
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
+
     async def startup(self) -> None:
+        try:
+            await self._connect()
+        except StorageUnavailable as exc:
+            log.error(
+                "database unavailable at start (%s): serving the config file's entities, "
+                "spooling the request log, retrying every %gs",
+                exc,
+                DB_RETRY_SECONDS,
+            )
+            self._spawn(self._connect_until_ready(), "db-connect")
+        self.log_writer.start()
+        self._spawn(self._watch_catalog(), "catalog-watch")
+        if self.config.logging.retention_days:
+            self._spawn(self._enforce_retention(self.config.logging.retention_days), "retention")
         await self.bus.start()
         self.state.ready = True
 
     async def shutdown(self) -> None:
         self.state.ready = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.bus.close()
-        for provider in self.providers.values():
-            await provider.aclose()
+        await self.log_writer.close()
+        await self.providers.aclose()
+        await self.db.close()
 
 
-def build_app(config: GatewayConfig, bus: HookBus | None = None) -> Gateway:
-    return Gateway(config, bus)
+def build_app(
+    config: GatewayConfig, bus: HookBus | None = None, config_path: str | None = None
+) -> Gateway:
+    return Gateway(config, bus, config_path)
 
 
 def create_app(env: Mapping[str, str] | None = None) -> Gateway:
     """uvicorn factory: each worker process loads the config named by SLUICEGATE_CONFIG."""
     env = os.environ if env is None else env
-    return build_app(load_config(env.get(CONFIG_ENV) or None, env))
+    path = env.get(CONFIG_ENV) or None
+    return build_app(load_config(path, env), config_path=path)

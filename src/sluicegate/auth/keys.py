@@ -28,5 +28,6 @@ def generate_key() -> str:
 
 
 def display_prefix(key: str) -> str:
-    """The short, harmless part of a key shown in listings (`sk-sg-AbCd…`)."""
-    return key[: len(KEY_PREFIX) + 4] + "…"
+    """The short, harmless part of a key shown in listings (`sk-sg-AbCd…`): at most a
+    quarter of the key, so a short hand-chosen key is never shown almost whole."""
+    return key[: min(len(KEY_PREFIX) + 4, len(key) // 4)] + "…"

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from ..config.schema import UserConfig
 from ..errors import AuthenticationFailed
+from ..storage.catalog_view import CatalogUser
 from .keys import hash_key, same_digest
 from .principal import Principal
 
@@ -26,16 +27,43 @@ class KeyStore:
 
     @classmethod
     def from_config(cls, master_key: str | None, users: Iterable[UserConfig]) -> KeyStore:
+        """Principals straight from the config file (before the database answered)."""
+        entries = [
+            (
+                user,
+                user.name,
+                [(f"{user.name}#{i}", hash_key(k)) for i, k in enumerate(user.api_keys)],
+                [],
+            )
+            for user in users
+        ]
+        return cls.build(master_key, entries)
+
+    @classmethod
+    def from_catalog(cls, master_key: str | None, users: Iterable[CatalogUser]) -> KeyStore:
+        """Principals from the database catalog: ids are row ids, grants add globs."""
+        entries = [
+            (u.config, u.id, [(key_id, bytes.fromhex(h)) for key_id, h in u.keys], u.granted)
+            for u in users
+        ]
+        return cls.build(master_key, entries)
+
+    @classmethod
+    def build(
+        cls,
+        master_key: str | None,
+        entries: Iterable[tuple[UserConfig, str, list[tuple[str, bytes]], list[str]]],
+    ) -> KeyStore:
         principals: dict[bytes, Principal] = {}
-        for user in users:
-            for index, key in enumerate(user.api_keys):
-                digest = hash_key(key)
+        for user, user_id, keys, granted in entries:
+            globs = tuple(dict.fromkeys([*user.models, *granted]))
+            for key_id, digest in keys:
                 principals[digest] = Principal(
                     key_digest=digest,
-                    user_id=user.name,
+                    user_id=user_id,
                     user_name=user.name,
-                    key_id=f"{user.name}#{index}",
-                    model_globs=tuple(user.models),
+                    key_id=key_id,
+                    model_globs=globs,
                     rpm=user.rpm,
                     tpm=user.tpm,
                     budget_usd=user.budget_usd,

@@ -40,6 +40,11 @@ class RedisConfig(Strict):
 
 class LoggingConfig(Strict):
     detail_stream_log_mode: Literal["compact", "raw"] = "compact"
+    # Request log rows older than this are deleted (hourly); None keeps everything.
+    retention_days: int | None = Field(default=None, ge=1)
+    # Where log rows wait while the database is unreachable (default: beside a SQLite file,
+    # else ./sluicegate-spool).
+    spool_dir: str | None = None
 
 
 class LiveConfig(Strict):

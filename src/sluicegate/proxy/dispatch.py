@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 
 from ..errors import GatewayError, MethodNotAllowed, RouteNotFound
-from ..types import ASGIApp, Receive, Scope, Send
+from ..types import ASGIApp, Message, Receive, Scope, Send
 from . import inference, models
 from .chat import CHAT, COMPLETIONS
 from .context import RequestContext
@@ -78,10 +78,22 @@ class ProxyApp:
             except GatewayError as exc:
                 return await self._error(send, request_id, exc)
         if self.fallback is not None:
-            return await self.fallback(scope, receive, send)
+            return await self._to_fallback(self.fallback, scope, receive, send)
         headers = RequestHeaders(scope["headers"])
         error = RouteNotFound(f"Unknown path {path}.")
         await self._error(send, new_request_id(headers.request_id), error)
+
+    async def _to_fallback(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """The admin API and dashboard, with `x-request-id` added like every other response."""
+        request_id = new_request_id(RequestHeaders(scope["headers"]).request_id).encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", request_id)]}
+            await send(message)
+
+        await app(scope, receive, send_with_id)
 
     async def _error(self, send: Send, request_id: str, error: GatewayError) -> None:
         await send_json(send, error.status_code, error_body(error), request_id, error.headers())
@@ -91,7 +103,12 @@ class ProxyApp:
 
     async def _ready(self, headers: RequestHeaders, path: str, send: Send) -> None:
         ready = self.state.ready
-        body = orjson.dumps({"status": "ready" if ready else "starting"})
+        database = None
+        if ready and self.state.check_ready is not None:
+            database = await self.state.check_ready()
+            ready = database
+        status = "ready" if ready else ("starting" if database is None else "database_unavailable")
+        body = orjson.dumps({"status": status})
         await send_json(send, 200 if ready else 503, body, new_request_id(headers.request_id))
 
     async def _metrics(self, headers: RequestHeaders, path: str, send: Send) -> None:

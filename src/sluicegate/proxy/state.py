@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..auth.resolver import KeyStore
@@ -21,4 +21,6 @@ class ProxyState:
     detail_stream_mode: str = "compact"
     health: HealthBoard = field(default_factory=HealthBoard)
     render_metrics: Callable[[], bytes] | None = None
+    # Readiness beyond "started": the database answers.
+    check_ready: Callable[[], Awaitable[bool]] | None = None
     ready: bool = False

@@ -1,0 +1,179 @@
+"""Database: the one AsyncEngine of a process, its connection settings and its error boundary.
+
+SQLite (`sqlite+aiosqlite:///./x.db`) and PostgreSQL (`postgresql+asyncpg://...`) are both
+first-class. Repositories never touch the engine directly; they run inside
+
+    async with db.read() as conn:          reads, no locks taken (snapshot=True: every
+                                           statement sees the same committed state)
+    async with db.transaction() as conn:   commit on success, rollback on error; on SQLite a
+                                           BEGIN IMMEDIATE, so writers queue on busy_timeout
+                                           instead of failing with "database is locked"
+
+both of which translate driver exceptions in `map_db_errors`:
+
+    IntegrityError (unique, foreign key, check)            -> Conflict
+    OperationalError (also SQLite's "no such table"
+      on a database never upgraded), InterfaceError, pool timeout,
+    OSError / ConnectionRefusedError / TimeoutError,
+    asyncpg connection errors, invalidated connections     -> StorageUnavailable
+    anything else                                          -> unchanged (a bug of ours)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from sqlalchemy import event, exc, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+try:  # the PostgreSQL driver is optional for SQLite-only installs
+    import asyncpg
+
+    _DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
+    )
+except ImportError:  # pragma: no cover
+    _DRIVER_UNAVAILABLE = ()
+
+# Raised bare (not wrapped by SQLAlchemy), e.g. ConnectionRefusedError from asyncpg.connect.
+_UNWRAPPED_UNAVAILABLE: tuple[type[Exception], ...] = (OSError, TimeoutError, *_DRIVER_UNAVAILABLE)
+
+DEFAULT_URL = "sqlite+aiosqlite:///./sluicegate.db"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class StorageUnavailable(Exception):
+    """Raised when the database cannot be reached or refuses work right now (connection
+    refused or lost, timeout, SQLite locked beyond busy_timeout); retrying later may succeed."""
+
+
+class Conflict(Exception):
+    """Raised when a write violates a constraint: a duplicate unique name or key hash, a
+    foreign key to a missing row, or a permission with neither or both of backend and model."""
+
+
+@contextmanager
+def map_db_errors() -> Iterator[None]:
+    """Translate SQLAlchemy and driver exceptions into `Conflict` / `StorageUnavailable`."""
+    try:
+        yield
+    except exc.IntegrityError as e:
+        raise Conflict(str(e.orig or e)) from e
+    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as e:
+        raise StorageUnavailable(_describe(e)) from e
+    except exc.DBAPIError as e:
+        if e.connection_invalidated or isinstance(e.orig, _DRIVER_UNAVAILABLE):
+            raise StorageUnavailable(_describe(e)) from e
+        raise
+    except _UNWRAPPED_UNAVAILABLE as e:
+        raise StorageUnavailable(_describe(e)) from e
+
+
+def _describe(error: BaseException) -> str:
+    orig = getattr(error, "orig", None) or error
+    return f"{type(orig).__name__}: {orig}"
+
+
+class Database:
+    """An AsyncEngine plus the dialect-specific setup both backends need."""
+
+    def __init__(
+        self,
+        url: str | URL = DEFAULT_URL,
+        *,
+        connect_timeout: float = 5.0,
+        pool_size: int = 5,
+        echo: bool = False,
+    ) -> None:
+        self.url: URL = make_url(url)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        else:
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_recycle=1800,
+                connect_args=_postgres_connect_args(self.url, connect_timeout),
+            )
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.url.get_backend_name()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; its implicit transaction is rolled back at the end.
+
+        `snapshot`: every statement sees the same committed state (REPEATABLE READ on
+        PostgreSQL; a SQLite read transaction always does).
+        """
+        with map_db_errors():
+            async with self.engine.connect() as conn:
+                if snapshot and not self.is_sqlite:
+                    await conn.execution_options(isolation_level="REPEATABLE READ")
+                yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside a write transaction, committed when the block exits cleanly."""
+        with map_db_errors():
+            async with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+                async with conn.begin():
+                    yield conn
+
+    async def ping(self) -> bool:
+        """Whether a trivial query succeeds now."""
+        try:
+            async with self.read() as conn:
+                await conn.execute(text("SELECT 1"))
+        except StorageUnavailable:
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Close every pooled connection; the Database must not be used afterwards."""
+        await self.engine.dispose()
+
+
+def _postgres_connect_args(url: URL, connect_timeout: float) -> dict[str, Any]:
+    args: dict[str, Any] = {"server_settings": {"timezone": "UTC"}}
+    if url.get_driver_name() == "asyncpg":
+        args["timeout"] = connect_timeout
+    return args
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take BEGIN away from the sqlite3 module (it skips it for SELECT and DDL) so that
+    # `_sqlite_on_begin` decides; busy_timeout first so the WAL switch itself may wait.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))

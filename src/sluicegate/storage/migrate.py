@@ -1,0 +1,71 @@
+"""Schema upgrades: run Alembic's `upgrade head` programmatically, safely from many processes.
+
+Every worker process may call `upgrade` at start-up. The whole upgrade runs in one
+transaction that first serialises the callers, so the first one migrates and the others then
+find the schema at head and do nothing:
+
+    PostgreSQL   pg_advisory_xact_lock(MIGRATION_LOCK), released at commit; DDL is
+                 transactional, so a failed upgrade leaves nothing behind
+    SQLite       BEGIN IMMEDIATE takes the write lock; later callers wait on busy_timeout
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from sluicegate.storage.db import Database
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+# Any constant shared by every sluicegate process; "sluicegate" as a big-endian int64 prefix.
+MIGRATION_LOCK = 0x736C7569636567
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic Config pointing at the packaged migrations (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def upgrade(url: str) -> None:
+    """Bring the database at `url` to the newest schema; a no-op when it already is."""
+    db = Database(url)
+    try:
+        async with db.transaction() as conn:
+            if not db.is_sqlite:
+                await conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+            await conn.run_sync(_upgrade_on)
+    finally:
+        await db.close()
+
+
+async def current_revision(url: str) -> str | None:
+    """The revision the database is at, None before the first upgrade."""
+    db = Database(url)
+    try:
+        async with db.read() as conn:
+            return await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await db.close()
+
+
+def head_revision() -> str | None:
+    """The newest revision shipped with this version of sluicegate."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _upgrade_on(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

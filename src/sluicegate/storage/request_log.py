@@ -1,0 +1,221 @@
+"""Request log repository: one row per finished request, the analytics queries and retention.
+
+Listing is newest first, `(created_at, id)` descending, and every filter has an index that
+leads with its column and continues with `(created_at, id)` (see `storage.tables`), so a
+filtered page is one backwards index range scan. Time ranges are half-open: `since <=
+created_at < until`. Listings leave the two body columns out unless asked for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Date, case, cast, delete, func, insert, select
+
+from sluicegate.record import Completion
+from sluicegate.storage.db import Database
+from sluicegate.storage.rows import Row, as_dict
+from sluicegate.storage.tables import request_logs
+
+GroupBy = Literal["user", "model", "backend", "day"]
+
+_c = request_logs.c
+_BODIES = frozenset({"request_body", "response_body"})
+_LIST_COLUMNS = [column for column in _c if column.name not in _BODIES]
+_NEWEST_FIRST = (_c.created_at.desc(), _c.id.desc())
+
+
+def row_from_completion(completion: Completion) -> Row:
+    """The `request_logs` columns of a finished request (every column but `id`)."""
+    usage = completion.usage
+    return {
+        "request_id": completion.request_id,
+        "created_at": datetime.fromtimestamp(completion.created_at, UTC),
+        "user_id": completion.user_id,
+        "key_id": completion.key_id,
+        "path": completion.path,
+        "model": completion.model,
+        "resolved_model": completion.resolved_model,
+        "backend": completion.backend,
+        "stream": completion.stream,
+        "status_code": completion.status_code,
+        "error_type": completion.error_type,
+        "error_message": completion.error_message,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "usage_estimated": usage.estimated,
+        "cost_usd": completion.cost_usd,
+        "latency_ms": completion.latency_ms,
+        "ttft_ms": completion.ttft_ms,
+        "attempts": [attempt.as_dict() for attempt in completion.attempts],
+        "client_ip": completion.client_ip,
+        "detail_logged": completion.detail_logged,
+        "request_body": completion.request_body,
+        "response_body": completion.response_body,
+    }
+
+
+async def insert_rows(db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write a batch of rows (as made by `row_from_completion`) in one executemany."""
+    if not rows:
+        return
+    async with db.transaction() as conn:
+        await conn.execute(insert(request_logs), [dict(row) for row in rows])
+
+
+def _filters(
+    *,
+    user_id: str | None,
+    model: str | None,
+    backend: str | None,
+    status_code: int | None,
+    error_type: str | None,
+    stream: bool | None,
+    since: datetime | None,
+    until: datetime | None,
+    detail_logged: bool | None,
+) -> list[ColumnElement[bool]]:
+    equal: dict[str, Any] = {
+        "user_id": user_id,
+        "model": model,
+        "backend": backend,
+        "status_code": status_code,
+        "error_type": error_type,
+        "stream": stream,
+        "detail_logged": detail_logged,
+    }
+    where = [_c[name] == value for name, value in equal.items() if value is not None]
+    if since is not None:
+        where.append(_c.created_at >= since)
+    if until is not None:
+        where.append(_c.created_at < until)
+    return where
+
+
+async def query_rows(
+    db: Database,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    user_id: str | None = None,
+    model: str | None = None,
+    backend: str | None = None,
+    status_code: int | None = None,
+    error_type: str | None = None,
+    stream: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    detail_logged: bool | None = None,
+    include_bodies: bool = False,
+) -> tuple[list[Row], int]:
+    """One page of matching rows, newest first, and how many rows match in all."""
+    where = _filters(
+        user_id=user_id,
+        model=model,
+        backend=backend,
+        status_code=status_code,
+        error_type=error_type,
+        stream=stream,
+        since=since,
+        until=until,
+        detail_logged=detail_logged,
+    )
+    columns = list(_c) if include_bodies else _LIST_COLUMNS
+    page = select(*columns).where(*where).order_by(*_NEWEST_FIRST).limit(limit).offset(offset)
+    async with db.read(snapshot=True) as conn:
+        total = await conn.scalar(select(func.count()).select_from(request_logs).where(*where))
+        rows = [as_dict(row) for row in await conn.execute(page)]
+    return rows, int(total or 0)
+
+
+async def get_row(db: Database, row_id: int) -> Row | None:
+    """One row with its bodies, None when there is no such id."""
+    async with db.read() as conn:
+        row = (await conn.execute(select(request_logs).where(_c.id == row_id))).first()
+    return as_dict(row) if row is not None else None
+
+
+def _group_column(group_by: GroupBy, dialect: str) -> ColumnElement[Any]:
+    if group_by == "day":
+        if dialect == "sqlite":
+            # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC text (tables.UTCDateTime).
+            return func.substr(_c.created_at, 1, 10)
+        # A date (ISO text in the result): cheaper per row than to_char.
+        return cast(func.timezone("UTC", _c.created_at), Date)
+    columns = {"user": _c.user_id, "model": _c.model, "backend": _c.backend}
+    if group_by not in columns:
+        raise ValueError(f"group_by must be user, model, backend or day, not {group_by!r}")
+    return columns[group_by]
+
+
+async def usage(
+    db: Database,
+    group_by: GroupBy,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Row]:
+    """Totals per user id, requested model, backend or UTC day ('YYYY-MM-DD').
+
+    Each item: `{group, requests, errors, prompt_tokens, completion_tokens, total_tokens,
+    cost_usd}`; `errors` counts rows with an error_type. Ordered by group, None last.
+    """
+    group = _group_column(group_by, db.dialect).label("grp")
+    where = _filters(
+        user_id=None,
+        model=None,
+        backend=None,
+        status_code=None,
+        error_type=None,
+        stream=None,
+        since=since,
+        until=until,
+        detail_logged=None,
+    )
+    statement = (
+        select(
+            group,
+            func.count().label("requests"),
+            func.sum(case((_c.error_type.is_not(None), 1), else_=0)).label("errors"),
+            func.sum(_c.prompt_tokens).label("prompt_tokens"),
+            func.sum(_c.completion_tokens).label("completion_tokens"),
+            func.sum(_c.total_tokens).label("total_tokens"),
+            func.sum(_c.cost_usd).label("cost_usd"),
+        )
+        .where(*where)
+        .group_by(group)
+    )
+    async with db.read() as conn:
+        result = await conn.execute(statement)
+        items = [
+            {
+                "group": row.grp.isoformat() if isinstance(row.grp, date) else row.grp,
+                "requests": int(row.requests),
+                "errors": int(row.errors or 0),
+                "prompt_tokens": int(row.prompt_tokens or 0),
+                "completion_tokens": int(row.completion_tokens or 0),
+                "total_tokens": int(row.total_tokens or 0),
+                "cost_usd": float(row.cost_usd or 0.0),
+            }
+            for row in result
+        ]
+    items.sort(key=lambda item: (item["group"] is None, item["group"] or ""))
+    return items
+
+
+async def delete_older_than(db: Database, cutoff: datetime, *, batch: int = 10_000) -> int:
+    """Delete rows created before `cutoff`; returns how many went.
+
+    In batches, each its own transaction, so a large purge never holds SQLite's write lock
+    (and with it every log insert) for long.
+    """
+    deleted = 0
+    while True:
+        ids = select(_c.id).where(_c.created_at < cutoff).limit(batch).scalar_subquery()
+        async with db.transaction() as conn:
+            count = (await conn.execute(delete(request_logs).where(_c.id.in_(ids)))).rowcount
+        deleted += count
+        if count < batch:
+            return deleted

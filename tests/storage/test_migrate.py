@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection
+
+from sluicegate.storage.db import Database
+from sluicegate.storage.migrate import current_revision, head_revision, upgrade
+from sluicegate.storage.tables import meta, metadata
+
+RunAsync = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+TABLES = {"backends", "models", "users", "api_keys", "permissions", "request_logs", "meta"}
+
+
+def _schema_report(conn: Connection) -> tuple[set[str], list[object]]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return set(inspect(conn).get_table_names()), compare_metadata(context, metadata)
+
+
+async def _report(url: str) -> tuple[set[str], list[object], list[tuple[str, str]]]:
+    db = Database(url)
+    try:
+        async with db.read() as conn:
+            tables, diff = await conn.run_sync(_schema_report)
+            rows = [tuple(row) for row in await conn.execute(select(meta))]
+    finally:
+        await db.close()
+    return tables, diff, rows  # type: ignore[return-value]
+
+
+@pytest.mark.anyio
+async def test_upgrade_creates_every_table_matching_tables_py(db_url: str) -> None:
+    assert await current_revision(db_url) is None
+    await upgrade(db_url)
+    tables, diff, meta_rows = await _report(db_url)
+    assert tables >= TABLES | {"alembic_version"}
+    assert diff == []
+    assert meta_rows == [("catalog_version", "0")]
+    assert await current_revision(db_url) == head_revision() == "0001"
+
+
+@pytest.mark.anyio
+async def test_second_upgrade_is_a_no_op(db_url: str) -> None:
+    await upgrade(db_url)
+    await upgrade(db_url)
+    tables, diff, meta_rows = await _report(db_url)
+    assert tables >= TABLES
+    assert diff == []
+    assert meta_rows == [("catalog_version", "0")]
+
+
+@pytest.mark.anyio
+async def test_concurrent_upgrades_from_tasks(db_url: str) -> None:
+    await asyncio.gather(*(upgrade(db_url) for _ in range(4)))
+    _, diff, meta_rows = await _report(db_url)
+    assert diff == []
+    assert meta_rows == [("catalog_version", "0")]
+
+
+def test_concurrent_upgrades_from_processes(db_url: str, run_async: RunAsync) -> None:
+    code = "import asyncio, sys; from sluicegate.storage.migrate import upgrade; "
+    code += "asyncio.run(upgrade(sys.argv[1]))"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+    _, diff, meta_rows = run_async(_report(db_url))
+    assert diff == []
+    assert meta_rows == [("catalog_version", "0")]

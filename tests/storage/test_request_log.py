@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from sluicegate.record import Attempt, Completion, Usage
+from sluicegate.storage import request_log
+from sluicegate.storage.db import Database
+
+pytestmark = pytest.mark.anyio
+
+T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+BASE = Completion(
+    request_id="r",
+    created_at=T0.timestamp(),
+    path="/v1/chat/completions",
+    user_id="alice",
+    key_id="k1",
+    model="m1",
+    resolved_model="gpt-4o",
+    backend="b1",
+    stream=False,
+    status_code=200,
+    error_type=None,
+    error_message=None,
+    usage=Usage(10, 5, 15),
+    cost_usd=0.25,
+    latency_ms=120.5,
+    ttft_ms=None,
+    overhead_ms=1.0,
+)
+
+
+def completion(index: int, at: datetime, **changes: Any) -> Completion:
+    return replace(BASE, request_id=f"r{index}", created_at=at.timestamp(), **changes)
+
+
+# (request_id -> completion), oldest first; r5 and r6 share a timestamp (id breaks the tie).
+COMPLETIONS = [
+    completion(1, T0),
+    completion(2, T0 + HOUR, model="m2", backend="b2", stream=True, status_code=499,
+               error_type="client_disconnected", ttft_ms=80.0),
+    completion(3, T0 + DAY, user_id="bob", key_id="k2", usage=Usage(100, 50, 150), cost_usd=1.0),
+    completion(4, T0 + DAY + HOUR, user_id=None, key_id=None, model=None, resolved_model=None,
+               backend=None, status_code=401, error_type="auth_error", usage=Usage(),
+               cost_usd=0.0),
+    completion(5, T0 + 2 * DAY, user_id="bob", backend="b2", status_code=502,
+               error_type="upstream_error", error_message="boom", detail_logged=True,
+               request_body='{"model": "m1"}', response_body="oops", usage=Usage(7, 0, 7),
+               cost_usd=0.5),
+    completion(6, T0 + 2 * DAY, user_id="bob", usage=Usage(1, 1, 2, estimated=True),
+               cost_usd=0.125),
+]  # fmt: skip
+
+
+@pytest.fixture
+async def logged(db: Database) -> Database:
+    await request_log.insert_rows(db, [])
+    rows = [request_log.row_from_completion(c) for c in COMPLETIONS]
+    await request_log.insert_rows(db, rows[:2])
+    await request_log.insert_rows(db, rows[2:])
+    return db
+
+
+def ids(rows: list[dict[str, Any]]) -> list[str]:
+    return [row["request_id"] for row in rows]
+
+
+def test_row_from_completion_maps_every_field() -> None:
+    attempts = (
+        Attempt("b0", "x", 503, "upstream_error", 10.12345),
+        Attempt("b1", "gpt-4o", 200, None, 20.0),
+    )
+    row = request_log.row_from_completion(
+        replace(BASE, attempts=attempts, client_ip="10.0.0.1", usage=Usage(1, 2, 3, True))
+    )
+    assert row["created_at"] == T0
+    assert row["attempts"] == [
+        {"backend": "b0", "model": "x", "status_code": 503, "error_type": "upstream_error",
+         "latency_ms": 10.123},
+        {"backend": "b1", "model": "gpt-4o", "status_code": 200, "error_type": None,
+         "latency_ms": 20.0},
+    ]  # fmt: skip
+    assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == (1, 2, 3)
+    assert row["usage_estimated"] is True and row["client_ip"] == "10.0.0.1"
+    assert "id" not in row and "overhead_ms" not in row
+
+
+async def test_rows_come_back_newest_first_with_total(logged: Database) -> None:
+    rows, total = await request_log.query_rows(logged)
+    assert total == 6
+    assert ids(rows) == ["r6", "r5", "r4", "r3", "r2", "r1"]
+    assert rows[0]["id"] > rows[1]["id"]  # same created_at: the later insert first
+    assert "request_body" not in rows[0] and "response_body" not in rows[0]
+    r2 = rows[4]
+    assert (r2["stream"], r2["status_code"], r2["ttft_ms"]) == (True, 499, 80.0)
+    assert r2["created_at"] == T0 + HOUR and r2["attempts"] == []
+    assert rows[0]["usage_estimated"] is True
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"user_id": "bob"}, ["r6", "r5", "r3"]),
+        ({"model": "m2"}, ["r2"]),
+        ({"backend": "b2"}, ["r5", "r2"]),
+        ({"status_code": 200}, ["r6", "r3", "r1"]),
+        ({"error_type": "auth_error"}, ["r4"]),
+        ({"stream": True}, ["r2"]),
+        ({"stream": False, "user_id": "alice"}, ["r1"]),
+        ({"detail_logged": True}, ["r5"]),
+        ({"detail_logged": False, "backend": "b2"}, ["r2"]),
+        ({"since": T0 + HOUR}, ["r6", "r5", "r4", "r3", "r2"]),
+        ({"until": T0 + DAY}, ["r2", "r1"]),  # until is exclusive
+        ({"since": T0 + DAY, "until": T0 + 2 * DAY}, ["r4", "r3"]),
+        ({"user_id": "bob", "since": T0 + DAY + HOUR}, ["r6", "r5"]),
+        ({"model": "m1", "backend": "b1", "status_code": 200}, ["r6", "r3", "r1"]),
+        ({"user_id": "nobody"}, []),
+    ],
+)
+async def test_filters(logged: Database, filters: dict[str, Any], expected: list[str]) -> None:
+    rows, total = await request_log.query_rows(logged, **filters)
+    assert ids(rows) == expected
+    assert total == len(expected)
+
+
+async def test_limit_and_offset_page_through_without_changing_total(logged: Database) -> None:
+    pages = [await request_log.query_rows(logged, limit=4, offset=o) for o in (0, 4, 8)]
+    assert [(ids(rows), total) for rows, total in pages] == [
+        (["r6", "r5", "r4", "r3"], 6),
+        (["r2", "r1"], 6),
+        ([], 6),
+    ]
+    rows, total = await request_log.query_rows(logged, user_id="bob", limit=1, offset=1)
+    assert (ids(rows), total) == (["r5"], 3)
+
+
+async def test_bodies_only_when_asked_and_by_id(logged: Database) -> None:
+    rows, _ = await request_log.query_rows(logged, detail_logged=True, include_bodies=True)
+    assert (rows[0]["request_body"], rows[0]["response_body"]) == ('{"model": "m1"}', "oops")
+    row = await request_log.get_row(logged, rows[0]["id"])
+    assert row == rows[0]
+    assert row is not None and row["error_message"] == "boom"
+    assert await request_log.get_row(logged, 10**9) is None
+
+
+def totals(group: Any, rows: list[Completion]) -> dict[str, Any]:
+    return {
+        "group": group,
+        "requests": len(rows),
+        "errors": sum(c.error_type is not None for c in rows),
+        "prompt_tokens": sum(c.usage.prompt_tokens for c in rows),
+        "completion_tokens": sum(c.usage.completion_tokens for c in rows),
+        "total_tokens": sum(c.usage.total_tokens for c in rows),
+        "cost_usd": sum(c.cost_usd for c in rows),
+    }
+
+
+async def test_usage_by_every_grouping(logged: Database) -> None:
+    r1, r2, r3, r4, r5, r6 = COMPLETIONS
+    assert await request_log.usage(logged, "user") == [
+        totals("alice", [r1, r2]),
+        totals("bob", [r3, r5, r6]),
+        totals(None, [r4]),
+    ]
+    assert await request_log.usage(logged, "model") == [
+        totals("m1", [r1, r3, r5, r6]),
+        totals("m2", [r2]),
+        totals(None, [r4]),
+    ]
+    assert await request_log.usage(logged, "backend") == [
+        totals("b1", [r1, r3, r6]),
+        totals("b2", [r2, r5]),
+        totals(None, [r4]),
+    ]
+    assert await request_log.usage(logged, "day") == [
+        totals("2030-01-01", [r1, r2]),
+        totals("2030-01-02", [r3, r4]),
+        totals("2030-01-03", [r5, r6]),
+    ]
+
+
+async def test_usage_over_a_time_range(logged: Database) -> None:
+    _r1, r2, r3, r4, *_ = COMPLETIONS
+    assert await request_log.usage(logged, "day", since=T0 + HOUR, until=T0 + 2 * DAY) == [
+        totals("2030-01-01", [r2]),
+        totals("2030-01-02", [r3, r4]),
+    ]
+    assert await request_log.usage(logged, "user", since=T0 + 3 * DAY) == []
+    with pytest.raises(ValueError, match="group_by"):
+        await request_log.usage(logged, "colour")  # type: ignore[arg-type]
+
+
+async def test_delete_older_than(logged: Database) -> None:
+    assert await request_log.delete_older_than(logged, T0) == 0
+    assert await request_log.delete_older_than(logged, T0 + 2 * DAY, batch=2) == 4
+    rows, total = await request_log.query_rows(logged)
+    assert (ids(rows), total) == (["r6", "r5"], 2)
+    assert await request_log.delete_older_than(logged, T0 + 3 * DAY, batch=2) == 2
+    assert await request_log.query_rows(logged) == ([], 0)
