@@ -30,7 +30,9 @@ from .hooks.limits import LimitHook
 from .hooks.loader import load_hook
 from .hooks.log import RequestLogWriter
 from .hooks.metrics import MetricsHook
-from .limits.store import LimitStore, MemoryLimitStore, RedisLimitStore
+from .limits.periods import period_bounds
+from .limits.policy import budget_key
+from .limits.store import LimitStore, LimitStoreUnavailable, MemoryLimitStore, RedisLimitStore
 from .providers.base import Provider
 from .providers.registry import UnsupportedBackend, build_provider
 from .proxy.dispatch import ProxyApp
@@ -203,7 +205,23 @@ class Gateway:
     async def _connect(self) -> None:
         await upgrade(str(self.db.url.render_as_string(hide_password=False)))
         await self._sync_config()
-        await self.apply_catalog()
+        view = await self.apply_catalog()
+        await self._seed_budgets(view)
+
+    async def _seed_budgets(self, view: CatalogView) -> None:
+        """Start each budget from the period's spend in the request log, so a restart (or a
+        Redis flush) does not hand users a fresh budget."""
+        periods = {u.config.budget_period for u in view.users if u.config.budget_usd is not None}
+        for period in periods:
+            start, end = period_bounds(period)
+            key, left = budget_key(period)
+            spent = {
+                row["group"]: float(row["cost_usd"] or 0.0)
+                for row in await request_log.usage(self.db, "user", since=start, until=end)
+            }
+            for user in view.users:
+                if user.config.budget_period == period and user.config.budget_usd is not None:
+                    await self.limits.store.seed_spend(user.id, key, spent.get(user.id, 0.0), left)
 
     async def _connect_until_ready(self) -> None:
         while True:
@@ -272,6 +290,8 @@ class Gateway:
     async def startup(self) -> None:
         try:
             await self._connect()
+        except LimitStoreUnavailable as exc:
+            log.warning("could not seed budgets into the limit store: %s", exc)
         except StorageUnavailable as exc:
             log.error(
                 "database unavailable at start (%s): serving the config file's entities, "

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from conftest import MASTER_KEY
-from sluicegate.config.schema import GatewayConfig
+from sluicegate.config.schema import DatabaseConfig, GatewayConfig
 from sluicegate.limits.periods import period_bounds
 from sluicegate.limits.policy import duration
 from support import MockUpstream, RunningGateway
@@ -139,3 +139,23 @@ def test_reset_duration_format() -> None:
     assert duration(1) == "1s"
     assert duration(0.5) == "0.5s"
     assert duration(360) == "6m0s"
+
+
+def test_budget_spend_survives_a_restart(mock: MockUpstream, tmp_path, tag: str) -> None:
+    """The in-memory budget starts from the period's spend in the request log."""
+    config = limits_config(mock.url).model_copy(
+        update={"database": DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path}/budget.db")}
+    )
+    first = RunningGateway(config)
+    try:
+        for i in range(2):
+            assert ask(first, KEYS["budget"], f"{tag} {i} x").status_code == 200
+        assert_429(ask(first, KEYS["budget"], tag), "budget_exceeded")
+    finally:
+        first.stop()  # graceful: the request log is flushed
+    second = RunningGateway(config)
+    try:
+        assert_429(ask(second, KEYS["budget"], tag), "budget_exceeded")
+        assert ask(second, KEYS["free"], tag, model="free").status_code == 200
+    finally:
+        second.stop()

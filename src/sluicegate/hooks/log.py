@@ -22,12 +22,14 @@ import logging
 import os
 import time
 from collections import deque
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ..record import Completion
+from ..storage.catalog import touch_keys
 from ..storage.db import Database, StorageUnavailable
 from ..storage.request_log import insert_rows, row_from_completion
 
@@ -52,6 +54,7 @@ class RequestLogWriter:
         self._pending: deque[Completion] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._db_down_since: float | None = None
         self._outage_id = time.time_ns()  # names this outage's spool file
         self.rows_written = 0
@@ -72,11 +75,15 @@ class RequestLogWriter:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="request-log")
 
     async def close(self) -> None:
-        """Stop the writer and flush every pending row (to the database, else to the spool)."""
+        """Flush every pending row (to the database, else to the spool), then stop.
+
+        The writer task is asked to finish, never cancelled: a cancel in the middle of an
+        insert would lose the batch it had already taken from the queue.
+        """
+        self._closing = True
+        self._wakeup.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         while self._pending:
             await self._flush_batch()
@@ -90,7 +97,7 @@ class RequestLogWriter:
 
     async def _run(self) -> None:
         await self._replay_spool()
-        while True:
+        while not self._closing:
             interval = self._flush_interval if self._db_down_since is None else self._retry_interval
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
@@ -99,10 +106,8 @@ class RequestLogWriter:
             try:
                 while self._pending:
                     await self._flush_batch()
-                if self._db_down_since is not None or self._has_spool():
+                if not self._closing and (self._db_down_since is not None or self._has_spool()):
                     await self._replay_spool()
-            except asyncio.CancelledError:
-                raise
             except Exception:  # a bug here must not stop logging for good
                 log.exception("request log writer failed; retrying")
 
@@ -113,6 +118,7 @@ class RequestLogWriter:
             try:
                 await insert_rows(self._db, rows)
                 self.rows_written += len(rows)
+                await self._touch_keys(batch)
                 return
             except StorageUnavailable as exc:
                 self._db_down_since = time.monotonic()
@@ -123,12 +129,23 @@ class RequestLogWriter:
         await asyncio.to_thread(self._spool, rows)
         self.rows_spooled += len(rows)
 
+    async def _touch_keys(self, batch: list[Completion]) -> None:
+        """`last_used_at` of the keys in this batch: one UPDATE per key, off the request path."""
+        last_used: dict[str, datetime] = {}
+        for completion in batch:
+            if completion.key_id is not None:
+                last_used[completion.key_id] = datetime.fromtimestamp(completion.created_at, UTC)
+        if last_used:
+            with contextlib.suppress(StorageUnavailable):
+                await touch_keys(self._db, last_used)
+
     # Spool: JSON lines, one file per writer process and outage, replayed oldest first.
 
     def _has_spool(self) -> bool:
         return any(self._spool_dir.glob("requests-*.jsonl"))
 
     def _spool(self, rows: list[dict[str, Any]]) -> None:
+        self._spool_dir.mkdir(parents=True, exist_ok=True)
         path = self._spool_dir / f"requests-{os.getpid()}-{self._outage_id}.jsonl"
         data = b"".join(orjson.dumps(_portable(row)) + b"\n" for row in rows)
         with open(path, "ab") as handle:
@@ -155,6 +172,13 @@ class RequestLogWriter:
                 await asyncio.to_thread(_rewrite, claimed, rest, rows[start:])
                 self._db_down_since = self._db_down_since or time.monotonic()
                 return
+            except Exception:
+                # Rows the database refuses would be retried forever: set them aside, loudly.
+                log.exception(
+                    "request log: spool file %s cannot be written; kept as .failed", path.name
+                )
+                claimed.rename(path.with_suffix(".failed"))
+                continue
             self.rows_written += len(rows)
             claimed.unlink(missing_ok=True)
         if self._db_down_since is not None:
@@ -170,8 +194,6 @@ def _portable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_spool(path: Path) -> list[dict[str, Any]]:
-    from datetime import UTC, datetime
-
     rows = []
     with open(path, "rb") as handle:
         for line in handle:

@@ -1,0 +1,87 @@
+"""The request log writer on its own: batches, spool on outage, replay, and close() losing
+nothing even when an insert is under way."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sluicegate.hooks.log import RequestLogWriter
+from sluicegate.record import Completion, Usage
+from sluicegate.storage import request_log
+from sluicegate.storage.db import Database
+from sluicegate.storage.migrate import upgrade
+
+
+def completion(i: int) -> Completion:
+    return Completion(
+        request_id=f"req-{i}",
+        created_at=1_800_000_000 + i,
+        path="/v1/chat/completions",
+        user_id="u",
+        key_id=None,
+        model="m",
+        resolved_model="m",
+        backend="b",
+        stream=False,
+        status_code=200,
+        error_type=None,
+        error_message=None,
+        usage=Usage(1, 2, 3),
+        cost_usd=0.0,
+        latency_ms=1.0,
+        ttft_ms=None,
+        overhead_ms=0.1,
+    )
+
+
+async def count(db: Database) -> int:
+    _, total = await request_log.query_rows(db, limit=1)
+    return total
+
+
+def test_close_flushes_everything_even_mid_insert(tmp_path: Path) -> None:
+    async def run() -> int:
+        url = f"sqlite+aiosqlite:///{tmp_path}/log.db"
+        await upgrade(url)
+        db = Database(url)
+        writer = RequestLogWriter(db, tmp_path / "spool", batch_size=7, flush_interval=0.001)
+        writer.start()
+        for i in range(500):
+            writer(completion(i))
+            if i % 50 == 0:
+                await asyncio.sleep(0)  # let the writer take batches while more arrive
+        await writer.close()
+        total = await count(db)
+        await db.close()
+        return total
+
+    assert asyncio.run(run()) == 500
+
+
+def test_outage_spools_then_replays(tmp_path: Path) -> None:
+    async def run() -> tuple[int, int, int]:
+        folder = tmp_path / "db"
+        url = f"sqlite+aiosqlite:///{folder}/log.db"
+        down = Database(url)  # the folder does not exist yet: every connect fails
+        writer = RequestLogWriter(down, tmp_path / "spool", batch_size=10, flush_interval=0.01)
+        for i in range(25):
+            writer(completion(i))
+        await writer.flush()
+        spooled = writer.rows_spooled
+        files = len(list((tmp_path / "spool").glob("requests-*.jsonl")))
+        await down.close()
+        folder.mkdir()
+        await upgrade(url)
+        up = Database(url)
+        replayer = RequestLogWriter(up, tmp_path / "spool")
+        replayer.start()  # a fresh start replays the spool first
+        await replayer.close()
+        total = await count(up)
+        await up.close()
+        return spooled, files, total
+
+    spooled, files, total = asyncio.run(run())
+    assert spooled == 25 and files == 1
+    assert total == 25
+    assert not list((tmp_path / "spool").glob("requests-*"))
