@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from . import __version__
 from .app import CONFIG_ENV
-from .auth.keys import generate_key
-from .config import ConfigError, check_config, load_config
+from .auth.keys import display_prefix, generate_key, hash_key
+from .config import ConfigError, GatewayConfig, check_config, load_config
+
+T = TypeVar("T")
 
 KEY_FILE = Path("sluicegate.key")
 
@@ -137,6 +142,202 @@ def _print_problems(source: str, problems: list[str]) -> None:
     click.echo(f"{source}: {len(problems)} problem(s)", err=True)
     for problem in problems:
         click.echo(f"  {problem}", err=True)
+
+
+# Database commands ---------------------------------------------------------------------------
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML config file naming the database; without it the embedded defaults "
+    "(./sluicegate.db) are used.",
+)
+
+
+class CommandFailed(Exception):
+    """A refusal with a message for the user (exit 1), not a bug."""
+
+
+def _load_or_exit(config_path: str | None) -> GatewayConfig:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        _print_problems(config_path or "embedded defaults", exc.problems)
+        sys.exit(1)
+
+
+def _shown_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _run_db(url: str, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run `work` on a fresh event loop; database failures exit 1 with one clear line."""
+    from alembic.util.exc import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .storage.db import Conflict, StorageUnavailable
+
+    where = _shown_url(url)
+    try:
+        return asyncio.run(work())
+    except CommandFailed as exc:
+        click.echo(f"sluicegate: {exc}", err=True)
+    except StorageUnavailable as exc:
+        click.echo(f"sluicegate: database {where} is unreachable: {exc}", err=True)
+    except Conflict as exc:
+        click.echo(f"sluicegate: database {where} refused the change: {exc}", err=True)
+    except CommandError as exc:
+        click.echo(f"sluicegate: cannot migrate database {where}: {exc}", err=True)
+    except (SQLAlchemyError, ImportError) as exc:
+        # A malformed URL, a driver that is not installed, an unexpected database error.
+        click.echo(f"sluicegate: database {where}: {type(exc).__name__}: {exc}", err=True)
+    sys.exit(1)
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@CONFIG_OPTION
+def db_upgrade(config_path: str | None) -> None:
+    """Apply the schema migrations to the configured database (also done at every start).
+
+    Safe to run while gateways are running and from several places at once; a database
+    already at the newest revision is left unchanged.
+    """
+    from .storage.migrate import current_revision, upgrade
+
+    url = _load_or_exit(config_path).database.url
+
+    async def work() -> tuple[str | None, str | None]:
+        before = await current_revision(url)
+        await upgrade(url)
+        return before, await current_revision(url)
+
+    before, after = _run_db(url, work)
+    where = _shown_url(url)
+    if before == after:
+        click.echo(f"{where}: already at revision {after} (head)")
+    else:
+        click.echo(
+            f"{where}: upgraded from {before or 'an empty database'} to revision {after} (head)"
+        )
+
+
+@main.group()
+def keys() -> None:
+    """API key commands."""
+
+
+@keys.command("create")
+@click.option("--user", "user_name", required=True, help="User name; created if unknown.")
+@click.option(
+    "--models",
+    "models",
+    multiple=True,
+    metavar="GLOB",
+    help='Model name glob the user may call (repeatable; "*" = all). Sets the list of a '
+    "new user, replaces it for an existing one. A user without models can call nothing.",
+)
+@click.option("--rpm", type=click.IntRange(min=0), default=None, help="Requests per minute.")
+@click.option("--tpm", type=click.IntRange(min=0), default=None, help="Tokens per minute.")
+@CONFIG_OPTION
+def keys_create(
+    user_name: str,
+    models: tuple[str, ...],
+    rpm: int | None,
+    tpm: int | None,
+    config_path: str | None,
+) -> None:
+    """Create an API key for a user and print it once (it is stored only as a hash).
+
+    The user is created when unknown (source "api", no models unless --models is given); for
+    an existing API user, --models/--rpm/--tpm update it. Users of the config file are changed
+    in the file: only keys can be added to them here. Running gateways accept the new key
+    within about a second. The key is the last line on stdout; notes go to stderr.
+    """
+    from .storage import catalog
+    from .storage.db import Conflict, Database
+    from .storage.migrate import upgrade
+
+    config = _load_or_exit(config_path)
+    url = config.database.url
+    in_file = {user.name: user for user in config.users}
+    changes: dict[str, Any] = {
+        name: value for name, value in (("rpm", rpm), ("tpm", tpm)) if value is not None
+    }
+    if models:
+        changes["models"] = list(models)
+
+    async def find_user(database: Database) -> dict[str, Any] | None:
+        return next((u for u in await catalog.list_users(database) if u["name"] == user_name), None)
+
+    async def work() -> tuple[str, dict[str, Any], list[str]]:
+        await upgrade(url)
+        database = Database(url)
+        notes: list[str] = []
+        try:
+            user = await find_user(database)
+            from_file = user_name in in_file or (user is not None and user["source"] == "config")
+            if from_file and changes:
+                raise CommandFailed(
+                    f"user {user_name!r} is defined in the config file; change its "
+                    f"{'/'.join(sorted(changes))} there (then POST /admin/reload or "
+                    "restart). Without those options a key can still be added to it."
+                )
+            if user is None:
+                if user_name in in_file:
+                    from .storage.config_sync import user_values
+
+                    values = user_values(in_file[user_name])
+                    source = "config"
+                else:
+                    values = {"name": user_name, "models": [], **changes}
+                    source = "api"
+                try:
+                    user = await catalog.create_user(database, values, source=source)
+                    notes.append(f"created user {user_name!r}")
+                except Conflict:  # created meanwhile by someone else
+                    user = await find_user(database)
+                    if user is None:
+                        raise
+            elif changes:
+                user = await catalog.update_user(database, user["id"], changes) or user
+                shown = ", ".join(f"{k} {v}" for k, v in changes.items())
+                notes.append(f"updated user {user_name!r}: {shown}")
+            key = generate_key()
+            await catalog.create_key(
+                database, user["id"], hash_key(key).hex(), display_prefix(key), source="api"
+            )
+            return key, user, notes
+        finally:
+            await database.close()
+
+    key, user, notes = _run_db(url, work)
+    for note in notes:
+        click.echo(note, err=True)
+    if not user.get("models"):
+        click.echo(
+            f"warning: user {user_name!r} has no models: its keys are refused for every model "
+            "until some are granted (--models GLOB, or the admin API).",
+            err=True,
+        )
+    click.echo(
+        f"new API key for user {user_name!r} ({display_prefix(key)}); it is shown only this once:",
+        err=True,
+    )
+    click.echo(key)
 
 
 @main.command("mock-upstream")
