@@ -12,15 +12,18 @@ import openai
 import pytest
 
 from sluicegate.config.schema import GatewayConfig
-from support import MockUpstream, RunningGateway, free_port
-
-MASTER_KEY = "sk-master-test"
-ALICE_KEY = "sk-alice-test-key"  # models: *
-BOB_KEY = "sk-bob-test-key"  # models: m, demo/*
-REASONER_KEY = "sk-reasoner-test-key"  # copy_reasoning_to_reasoning_content
-SCRIBE_KEY = "sk-scribe-test-key"  # detail_logging
-UPSTREAM_KEY = "upstream-secret-key"
-NEVER_COOL = {"failures": 1_000_000, "seconds": 0}
+from support import (
+    ALICE_KEY,
+    BOB_KEY,
+    MASTER_KEY,
+    NEVER_COOL,
+    REASONER_KEY,
+    SCRIBE_KEY,
+    UPSTREAM_KEY,
+    MockUpstream,
+    RunningGateway,
+    free_port,
+)
 
 
 def gateway_config(mock_url: str, database_url: str) -> GatewayConfig:

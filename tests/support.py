@@ -30,6 +30,15 @@ from sluicegate.record import Completion
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Keys of the session gateway's users (tests/conftest.py `gateway_config`).
+MASTER_KEY = "sk-master-test"
+ALICE_KEY = "sk-alice-test-key"  # models: *
+BOB_KEY = "sk-bob-test-key"  # models: m, demo/*
+REASONER_KEY = "sk-reasoner-test-key"  # copy_reasoning_to_reasoning_content
+SCRIBE_KEY = "sk-scribe-test-key"  # detail_logging
+UPSTREAM_KEY = "upstream-secret-key"
+NEVER_COOL = {"failures": 1_000_000, "seconds": 0}
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -13,8 +13,10 @@ retry or a fallback may help (`retryable`) and whether it counts against a targe
     │   ├── AuthenticationFailed         401 invalid_api_key
     │   ├── PermissionDenied             403 model_not_allowed
     │   ├── ModelNotFound                404 model_not_found
-    │   ├── RouteNotFound                404 not_found (no such path)
+    │   ├── NotFound                     404 not_found (no such path, admin id)
     │   ├── MethodNotAllowed             405 method_not_allowed
+    │   ├── Conflict                     409 conflict (admin: name taken, still referenced)
+    │   │   └── ReadOnly                 409 read_only (admin: entity from the config file)
     │   ├── RateLimited                  429 rate_limit_exceeded
     │   └── BudgetExceeded               429 budget_exceeded
     ├── UpstreamError                    502 upstream_error: 5xx or unreachable, retryable
@@ -26,7 +28,14 @@ retry or a fallback may help (`retryable`) and whether it counts against a targe
     │   ├── StreamIdleTimeout            stream_idle_timeout
     │   └── StreamTotalTimeout           request_timeout
     ├── ClientDisconnected               499: the client hung up
+    ├── DatabaseUnavailable              503 database_unavailable (admin API)
     └── InternalError                    500: a bug of ours
+
+Raised at the boundaries of our own dependencies (not request errors, never sent as is):
+
+    StorageUnavailable   storage/db.py: the database cannot be reached now; retry later
+    StorageConflict      storage/db.py: a write broke a constraint (unique name, foreign key)
+    LimitStoreUnavailable limits/store.py: Redis cannot be reached; the limiter fails open
 """
 
 from __future__ import annotations
@@ -118,11 +127,24 @@ class ModelNotFound(RequestError):
     log_type = "model_not_found"
 
 
-class RouteNotFound(RequestError):
-    """Raised for a path the gateway does not serve."""
+class NotFound(RequestError):
+    """Raised for a path the gateway does not serve, or an admin id that does not exist."""
 
     status = 404
     code = "not_found"
+
+
+class Conflict(RequestError):
+    """Raised (admin API) when a name is taken or an entity is still referenced by another."""
+
+    status = 409
+    code = "conflict"
+
+
+class ReadOnly(Conflict):
+    """Raised (admin API) when changing or deleting an entity that comes from the config file."""
+
+    code = "read_only"
 
 
 class MethodNotAllowed(RequestError):
@@ -272,8 +294,43 @@ class ClientDisconnected(GatewayError):
     log_type = "client_disconnected"
 
 
+class DatabaseUnavailable(GatewayError):
+    """Raised (admin API) when the database cannot be reached; the caller may retry later."""
+
+    status = 503
+    type = "api_error"
+    code = "database_unavailable"
+    retryable = True
+
+
 class InternalError(GatewayError):
     """Raised for an unexpected exception; its text never reaches the client."""
+
+
+class StorageUnavailable(Exception):
+    """Raised when the database cannot be reached or refuses work right now (connection
+    refused or lost, timeout, SQLite locked beyond busy_timeout); retrying later may succeed."""
+
+
+class StorageConflict(Exception):
+    """Raised when a write violates a constraint: a duplicate unique name or key hash, a
+    foreign key to a missing row, or a permission with neither or both of backend and model."""
+
+
+class LimitStoreUnavailable(Exception):
+    """Raised when the shared limit store (Redis) cannot be reached; callers fail open."""
+
+
+def error_object(error: GatewayError) -> dict[str, object]:
+    """The `{"message", "type", "code", "param"}` object of every error body; an internal
+    error's own text is never shown."""
+    message = "Internal server error." if isinstance(error, InternalError) else error.message
+    return {
+        "message": message,
+        "type": error.error_type,
+        "code": error.error_code,
+        "param": error.param,
+    }
 
 
 def retryable(error: GatewayError) -> bool:

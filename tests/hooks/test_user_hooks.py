@@ -10,10 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import MASTER_KEY
 from sluicegate.config.schema import GatewayConfig
 from sluicegate.hooks.loader import HookLoadError, load_hook
-from support import MockUpstream, RunningGateway, wait_until
+from support import MASTER_KEY, MockUpstream, RunningGateway, wait_until
 
 HOOK_MODULE = """
 from sluicegate.errors import InvalidRequest

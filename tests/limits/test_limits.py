@@ -8,11 +8,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from conftest import MASTER_KEY
 from sluicegate.config.schema import DatabaseConfig, GatewayConfig
 from sluicegate.limits.periods import period_bounds
 from sluicegate.limits.policy import duration
-from support import MockUpstream, RunningGateway
+from support import MASTER_KEY, MockUpstream, RunningGateway
 
 KEYS = {name: f"sk-limits-{name}" for name in ("rpm", "tpm", "budget", "model", "free")}
 

@@ -6,10 +6,9 @@ import json
 
 import httpx
 
-from conftest import ALICE_KEY, SCRIBE_KEY
 from sluicegate.providers.base import Chunk
 from sluicegate.proxy.detail import MAX_BODY_CHARS, StreamCapture, capped, compact
-from support import RunningGateway
+from support import ALICE_KEY, SCRIBE_KEY, RunningGateway
 
 
 def chunk(delta: dict[str, object], finish: str | None = None, index: int = 0) -> dict[str, object]:

@@ -10,9 +10,16 @@ import httpx
 import openai
 import pytest
 
-from conftest import ALICE_KEY, BOB_KEY, MASTER_KEY, REASONER_KEY, UPSTREAM_KEY
 from sluicegate.record import Completion
-from support import MockUpstream, RunningGateway
+from support import (
+    ALICE_KEY,
+    BOB_KEY,
+    MASTER_KEY,
+    REASONER_KEY,
+    UPSTREAM_KEY,
+    MockUpstream,
+    RunningGateway,
+)
 
 CHAT = "/v1/chat/completions"
 CONFIGURED_MODELS = {"m", "noretry", "tight", "short-total", "dead-then-m", "demo-echo"}

@@ -12,9 +12,8 @@ import httpx
 import openai
 import pytest
 
-from conftest import ALICE_KEY, BOB_KEY, MASTER_KEY
 from sluicegate.record import Completion
-from support import MockUpstream, RunningGateway
+from support import ALICE_KEY, BOB_KEY, MASTER_KEY, MockUpstream, RunningGateway
 
 CHAT = "/v1/chat/completions"
 

@@ -12,13 +12,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from conftest import MASTER_KEY
 from sluicegate.config.schema import BackendConfig, GatewayConfig, PricingConfig
 from sluicegate.providers.demo import DemoProvider
 from sluicegate.routing.health import HealthBoard
 from sluicegate.routing.strategies import least_busy, lowest_latency, weighted
 from sluicegate.routing.table import Route, Target
-from support import MockUpstream, RunningGateway, free_port, wait_for_http, wait_until
+from support import MASTER_KEY, MockUpstream, RunningGateway, free_port, wait_for_http, wait_until
 
 DOWN_PORT = free_port()  # nothing listens here until a test starts a mock on it
 

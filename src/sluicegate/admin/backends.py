@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..config.schema import BackendConfig
+from ..errors import Conflict
 from ..storage import catalog
 from ..storage.config_sync import backend_values
 from ..storage.db import Database
 from .crud import Row, changed, deleted, found, stored_fields, validated, writable
-from .errors import Conflict, storage_errors
+from .errors import storage_errors
 from .routing import AdminRoute
 from .runtime import Runtime
 from .schemas import BackendOut, BackendUpdate, DataList, Deleted, merge

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
 
-from ..errors import InvalidRequest
-from .errors import NotFound, ReadOnly, from_validation_error
+from ..errors import InvalidRequest, NotFound, ReadOnly
+from .errors import from_validation_error
 from .runtime import AdminRuntime
 
 log = logging.getLogger("sluicegate.admin")

@@ -1,5 +1,6 @@
-"""Admin error kinds, the one boundary that maps storage and validation failures onto them, and
-the admin error JSON (admin may not import `proxy.envelopes`, STYLE rule 6).
+"""The admin API's error boundary: storage and validation failures mapped onto the error kinds
+of `sluicegate.errors`, and the admin error response (admin may not import
+`proxy.envelopes`, STYLE rule 6; both build the body with `errors.error_object`).
 
     GatewayError (sluicegate.errors)
     ├── RequestError
@@ -26,50 +27,21 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from ..errors import GatewayError, InternalError, InvalidJSON, InvalidRequest, RequestError
+from ..errors import (
+    Conflict,
+    DatabaseUnavailable,
+    GatewayError,
+    InvalidJSON,
+    InvalidRequest,
+    RequestError,
+    error_object,
+)
 from ..storage import db as storage_db
-
-
-class NotFound(RequestError):
-    """Raised for an id that does not exist (or a path the admin API does not serve)."""
-
-    status = 404
-    code = "not_found"
-
-
-class Conflict(RequestError):
-    """Raised when a name is already taken or an entity is still referenced by another."""
-
-    status = 409
-    code = "conflict"
-
-
-class ReadOnly(Conflict):
-    """Raised when changing or deleting an entity whose `source` is the config file."""
-
-    code = "read_only"
-
-
-class DatabaseUnavailable(GatewayError):
-    """Raised when the database cannot be reached; the caller may retry later."""
-
-    status = 503
-    type = "api_error"
-    code = "database_unavailable"
-    retryable = True
 
 
 def error_response(error: GatewayError) -> JSONResponse:
     """`{"error": {"message", "type", "code", "param"}}` with the error's status and headers."""
-    message = "Internal server error." if isinstance(error, InternalError) else error.message
-    body = {
-        "error": {
-            "message": message,
-            "type": error.error_type,
-            "code": error.error_code,
-            "param": error.param,
-        }
-    }
+    body = {"error": error_object(error)}
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in error.headers()}
     return JSONResponse(body, status_code=error.status_code, headers=headers)
 

@@ -12,12 +12,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..config.schema import ModelConfig
-from ..errors import InvalidRequest
+from ..errors import Conflict, InvalidRequest
 from ..storage import catalog
 from ..storage.config_sync import model_values
 from ..storage.db import Database
 from .crud import Row, changed, deleted, found, validated, writable
-from .errors import Conflict, storage_errors
+from .errors import storage_errors
 from .routing import AdminRoute
 from .runtime import Runtime
 from .schemas import DataList, Deleted, ModelOut, ModelUpdate, merge

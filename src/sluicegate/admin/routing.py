@@ -16,15 +16,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from ..errors import GatewayError, InternalError, MethodNotAllowed, RequestError
-from ..storage import db as storage_db
-from .errors import (
+from ..errors import (
     Conflict,
     DatabaseUnavailable,
+    GatewayError,
+    InternalError,
+    MethodNotAllowed,
     NotFound,
-    error_response,
-    invalid_request,
+    RequestError,
 )
+from ..storage import db as storage_db
+from .errors import error_response, invalid_request
 
 log = logging.getLogger("sluicegate.admin")
 

@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from ..auth.keys import KEY_PREFIX, display_prefix, generate_key, hash_key
 from ..config.schema import UserConfig
-from ..errors import InvalidRequest
+from ..errors import Conflict, InvalidRequest
 from ..storage import catalog
 from ..storage import tables as t
 from ..storage.config_sync import user_values
@@ -33,7 +33,6 @@ from .crud import (
     validated,
     writable,
 )
-from .errors import Conflict
 from .routing import AdminRoute
 from .runtime import Runtime
 from .schemas import DataList, Deleted, KeyCreated, KeyOut, UserCreated, UserOut, UserUpdate, merge

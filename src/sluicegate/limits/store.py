@@ -18,14 +18,13 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Protocol
 
+from ..errors import LimitStoreUnavailable
 from .scripts import ADMIT, CHARGE
 from .verdict import Scope, Verdict
 
+__all__ = ["LimitStore", "LimitStoreUnavailable", "MemoryLimitStore", "RedisLimitStore"]
+
 WINDOW = 60.0
-
-
-class LimitStoreUnavailable(Exception):
-    """Raised when the shared store (Redis) cannot be reached; callers fail open."""
 
 
 class LimitStore(Protocol):

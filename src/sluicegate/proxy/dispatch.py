@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 
-from ..errors import GatewayError, MethodNotAllowed, RouteNotFound
+from ..errors import GatewayError, MethodNotAllowed, NotFound
 from ..types import ASGIApp, Message, Receive, Scope, Send
 from . import inference, models
 from .chat import CHAT, COMPLETIONS
@@ -80,7 +80,7 @@ class ProxyApp:
         if self.fallback is not None:
             return await self._to_fallback(self.fallback, scope, receive, send)
         headers = RequestHeaders(scope["headers"])
-        error = RouteNotFound(f"Unknown path {path}.")
+        error = NotFound(f"Unknown path {path}.")
         await self._error(send, new_request_id(headers.request_id), error)
 
     async def _to_fallback(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,7 +114,7 @@ class ProxyApp:
     async def _metrics(self, headers: RequestHeaders, path: str, send: Send) -> None:
         render = self.state.render_metrics
         if render is None:
-            raise RouteNotFound("Metrics are not enabled.")
+            raise NotFound("Metrics are not enabled.")
         body = render()
         await send(
             {

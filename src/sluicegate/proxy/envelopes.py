@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import orjson
 
-from ..errors import GatewayError, InternalError
-
-
-def _error_object(error: GatewayError) -> dict[str, object]:
-    message = "Internal server error." if isinstance(error, InternalError) else error.message
-    return {
-        "message": message,
-        "type": error.error_type,
-        "code": error.error_code,
-        "param": error.param,
-    }
+from ..errors import GatewayError, error_object
 
 
 def error_body(error: GatewayError) -> bytes:
     """`{"error": {"message", "type", "code", "param"}}` as OpenAI sends it."""
-    return orjson.dumps({"error": _error_object(error)})
+    return orjson.dumps({"error": error_object(error)})
 
 
 def error_frame(error: GatewayError) -> bytes:

@@ -29,6 +29,9 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from ..errors import StorageConflict as Conflict
+from ..errors import StorageUnavailable
+
 try:  # the PostgreSQL driver is optional for SQLite-only installs
     import asyncpg
 
@@ -44,18 +47,10 @@ except ImportError:  # pragma: no cover
 # Raised bare (not wrapped by SQLAlchemy), e.g. ConnectionRefusedError from asyncpg.connect.
 _UNWRAPPED_UNAVAILABLE: tuple[type[Exception], ...] = (OSError, TimeoutError, *_DRIVER_UNAVAILABLE)
 
+__all__ = ["Conflict", "Database", "StorageUnavailable", "map_db_errors"]
+
 DEFAULT_URL = "sqlite+aiosqlite:///./sluicegate.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-
-
-class StorageUnavailable(Exception):
-    """Raised when the database cannot be reached or refuses work right now (connection
-    refused or lost, timeout, SQLite locked beyond busy_timeout); retrying later may succeed."""
-
-
-class Conflict(Exception):
-    """Raised when a write violates a constraint: a duplicate unique name or key hash, a
-    foreign key to a missing row, or a permission with neither or both of backend and model."""
 
 
 @contextmanager
