@@ -45,7 +45,7 @@ def test_crud_round_trip(http: httpx.Client, runtime: FakeRuntime) -> None:
     assert updated.status_code == 200, updated.text
     body = updated.json()
     assert body["timeouts"] == {"connect": 5.0, "first_token": 60.0, "idle": 7.0, "total": 30.0}
-    assert body["headers"] == {"x-team": "a"}  # omitted: kept
+    assert body["headers"] == {"x-team": "[redacted]"}  # omitted: kept (values never shown)
     assert body["base_url"] == "http://127.0.0.1:9/v1"
     assert http.get(f"/admin/backends/{backend_id}").json() == body
 
@@ -175,3 +175,16 @@ def test_a_backend_models_route_to_cannot_be_deleted_or_renamed(http: httpx.Clie
         assert response.status_code == 409
         assert "'fast'" in error_of(response)["message"]
     assert http.get(f"/admin/backends/{backend_id}").json()["name"] == "vllm"
+
+
+def test_header_values_are_write_only(http: httpx.Client, server: AdminServer) -> None:
+    """Header values often carry upstream credentials: reads show only their names, and a
+    header PUT back as "[redacted]" keeps the stored value."""
+    created = new_backend(http, headers={"x-token": SECRET, "x-team": "a"})
+    assert created["headers"] == {"x-token": "[redacted]", "x-team": "[redacted]"}
+    assert SECRET not in http.get("/admin/backends").text
+    backend_id = created["id"]
+    echoed = {**created["headers"], "x-team": "b"}  # the read, edited, sent back
+    assert http.put(f"/admin/backends/{backend_id}", json={"headers": echoed}).status_code == 200
+    row = server.call(lambda: catalog.get_backend(server.db, backend_id))
+    assert row["headers"] == {"x-token": SECRET, "x-team": "b"}

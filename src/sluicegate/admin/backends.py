@@ -1,5 +1,7 @@
-"""/admin/backends: upstream servers. `api_key` is write-only: reads show null and
-`api_key_set`, and a PUT without it keeps the stored key."""
+"""/admin/backends: upstream servers. Credentials are write-only: reads show `api_key` as null
+with `api_key_set`, and every `headers` value as "[redacted]" (headers often carry upstream
+credentials); a PUT without `api_key`, or with a header still "[redacted]", keeps what is
+stored."""
 
 from __future__ import annotations
 
@@ -21,9 +23,25 @@ from .schemas import BackendOut, BackendUpdate, DataList, Deleted, merge
 router = APIRouter(prefix="/admin/backends", tags=["backends"], route_class=AdminRoute)
 
 
+REDACTED = "[redacted]"
+
+
 def present(row: Row) -> dict[str, Any]:
-    """A stored backend as responses show it: the key replaced by whether there is one."""
-    return {**row, "api_key": None, "api_key_set": bool(row.get("api_key"))}
+    """A stored backend as responses show it: no credential, only whether there is one."""
+    headers = {name: REDACTED for name in row.get("headers") or {}}
+    return {**row, "api_key": None, "api_key_set": bool(row.get("api_key")), "headers": headers}
+
+
+def keep_redacted_headers(changes: dict[str, Any], row: Row) -> None:
+    """A header sent back as "[redacted]" (read, edited elsewhere, PUT back) keeps its value."""
+    headers = changes.get("headers")
+    if isinstance(headers, dict):
+        stored = row.get("headers") or {}
+        changes["headers"] = {
+            name: stored.get(name, "") if value == REDACTED else value
+            for name, value in headers.items()
+            if value != REDACTED or name in stored
+        }
 
 
 def columns(backend: BackendConfig) -> dict[str, Any]:
@@ -78,6 +96,7 @@ async def update_backend(backend_id: str, body: BackendUpdate, runtime: Runtime)
     row = found(await catalog.get_backend(db, backend_id), "backend", backend_id)
     writable(row, "backend")
     changes = body.model_dump(exclude_unset=True)
+    keep_redacted_headers(changes, row)
     if "api_key" in changes:
         if changes["api_key"] is None:
             del changes["api_key"]  # what every read shows: keep the key
