@@ -133,7 +133,7 @@ class Gateway:
         self.state.render_metrics = self.metrics.render
         self.limits = LimitHook(new_limit_store(config.redis.url))
         self.bus.add(self.limits)
-        self.log_writer = RequestLogWriter(self.db, spool_dir(config))
+        self.log_writer = RequestLogWriter(self.db, spool_dir(config), connected=False)
         self.bus.subscribe(self.log_writer)
         for hook in config.hooks:
             self.bus.add(load_hook(hook.class_, hook.options))
@@ -206,6 +206,7 @@ class Gateway:
         await upgrade(str(self.db.url.render_as_string(hide_password=False)))
         await self._sync_config()
         view = await self.apply_catalog()
+        self.log_writer.mark_connected()
         await self._seed_budgets(view)
 
     async def _seed_budgets(self, view: CatalogView) -> None:

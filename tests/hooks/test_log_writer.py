@@ -85,3 +85,33 @@ def test_outage_spools_then_replays(tmp_path: Path) -> None:
     assert spooled == 25 and files == 1
     assert total == 25
     assert not list((tmp_path / "spool").glob("requests-*"))
+
+
+def test_a_replay_interrupted_by_a_crash_is_taken_up_again(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import orjson
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    row = request_log.row_from_completion(completion(1))
+    row["created_at"] = row["created_at"].timestamp()
+    claimed = spool / f"requests-1-2.jsonl.replaying-{dead.pid}"
+    claimed.write_bytes(orjson.dumps(row) + b"\n")
+
+    async def run() -> int:
+        url = f"sqlite+aiosqlite:///{tmp_path}/log.db"
+        await upgrade(url)
+        db = Database(url)
+        writer = RequestLogWriter(db, spool)
+        writer.start()
+        await writer.close()
+        total = await count(db)
+        await db.close()
+        return total
+
+    assert asyncio.run(run()) == 1
+    assert not list(spool.iterdir())

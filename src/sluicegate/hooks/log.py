@@ -45,6 +45,7 @@ class RequestLogWriter:
         batch_size: int = 500,
         flush_interval: float = 0.2,
         retry_interval: float = 1.0,
+        connected: bool = True,
     ) -> None:
         self._db = db
         self._spool_dir = spool_dir
@@ -55,6 +56,9 @@ class RequestLogWriter:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        # False until the gateway has migrated the database: before that an insert could hit
+        # a schema that does not exist yet, so rows go to the spool.
+        self._connected = connected
         self._db_down_since: float | None = None
         self._outage_id = time.time_ns()  # names this outage's spool file
         self.rows_written = 0
@@ -72,7 +76,22 @@ class RequestLogWriter:
 
     def start(self) -> None:
         self._spool_dir.mkdir(parents=True, exist_ok=True)
+        self._recover_interrupted_replays()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="request-log")
+
+    def mark_connected(self) -> None:
+        """The database is migrated and reachable: write to it, replay the spool."""
+        self._connected = True
+        self._wakeup.set()
+
+    def _recover_interrupted_replays(self) -> None:
+        """Spool files a crashed process was replaying go back in line (those of a living
+        process sharing the folder are left to it)."""
+        for claimed in self._spool_dir.glob("requests-*.jsonl.replaying-*"):
+            pid = int(claimed.name.rsplit("-", 1)[1])
+            if not _alive(pid):
+                with contextlib.suppress(FileNotFoundError):
+                    claimed.rename(claimed.with_name(claimed.name.split(".replaying-")[0]))
 
     async def close(self) -> None:
         """Flush every pending row (to the database, else to the spool), then stop.
@@ -92,11 +111,12 @@ class RequestLogWriter:
         """Write everything pending now (tests and shutdown)."""
         while self._pending:
             await self._flush_batch()
-        if self._db_down_since is None:
+        if self._db_down_since is None and self._connected:
             await self._replay_spool()
 
     async def _run(self) -> None:
-        await self._replay_spool()
+        if self._connected:
+            await self._replay_spool()
         while not self._closing:
             interval = self._flush_interval if self._db_down_since is None else self._retry_interval
             with contextlib.suppress(TimeoutError):
@@ -106,7 +126,11 @@ class RequestLogWriter:
             try:
                 while self._pending:
                     await self._flush_batch()
-                if not self._closing and (self._db_down_since is not None or self._has_spool()):
+                if (
+                    self._connected
+                    and not self._closing
+                    and (self._db_down_since is not None or self._has_spool())
+                ):
                     await self._replay_spool()
             except Exception:  # a bug here must not stop logging for good
                 log.exception("request log writer failed; retrying")
@@ -114,7 +138,7 @@ class RequestLogWriter:
     async def _flush_batch(self) -> None:
         batch = [self._pending.popleft() for _ in range(min(self._batch_size, len(self._pending)))]
         rows = [row_from_completion(c) for c in batch]
-        if self._db_down_since is None:
+        if self._db_down_since is None and self._connected:
             try:
                 await insert_rows(self._db, rows)
                 self.rows_written += len(rows)
@@ -157,7 +181,7 @@ class RequestLogWriter:
         files = sorted(self._spool_dir.glob("requests-*.jsonl"), key=lambda p: p.stat().st_mtime)
         for path in files:
             # Rename first, so a second process replaying the same folder cannot take it too.
-            claimed = path.with_suffix(".replaying")
+            claimed = path.with_name(f"{path.name}.replaying-{os.getpid()}")
             try:
                 path.rename(claimed)
             except FileNotFoundError:
@@ -184,6 +208,16 @@ class RequestLogWriter:
         if self._db_down_since is not None:
             log.warning("request log: database back; spool replayed")
         self._db_down_since = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _portable(row: dict[str, Any]) -> dict[str, Any]:
