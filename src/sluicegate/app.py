@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .admin.app import build_admin_app
 from .auth.keys import display_prefix, hash_key
 from .auth.resolver import KeyStore
 from .config import ConfigError, GatewayConfig, load_config
@@ -43,7 +42,7 @@ from .storage.catalog_view import CatalogView, view_of
 from .storage.config_sync import sync_config
 from .storage.db import Database, StorageUnavailable
 from .storage.migrate import upgrade
-from .types import Receive, Scope, Send
+from .types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("sluicegate")
 
@@ -138,7 +137,17 @@ class Gateway:
         for hook in config.hooks:
             self.bus.add(load_hook(hook.class_, hook.options))
         self.state.check_ready = self.db.ping
-        self.proxy = ProxyApp(self.state, fallback=build_admin_app(self))
+        self.proxy = ProxyApp(self.state, fallback=self._admin)
+        self._admin_app: ASGIApp | None = None
+
+    async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The admin API (FastAPI), built on its first request: a gateway nobody administers
+        through HTTP does not carry FastAPI and the admin schemas in memory."""
+        if self._admin_app is None:
+            from .admin.app import build_admin_app
+
+            self._admin_app = build_admin_app(self)
+        await self._admin_app(scope, receive, send)
 
     # AdminRuntime ------------------------------------------------------------------------
 

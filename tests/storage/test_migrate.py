@@ -80,3 +80,9 @@ def test_concurrent_upgrades_from_processes(db_url: str, run_async: RunAsync) ->
     _, diff, meta_rows = run_async(_report(db_url))
     assert diff == []
     assert meta_rows == [("catalog_version", "0")]
+
+
+def test_head_constant_matches_the_shipped_migrations() -> None:
+    from sluicegate.storage.migrate import HEAD, head_revision
+
+    assert head_revision() == HEAD

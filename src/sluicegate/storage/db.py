@@ -21,6 +21,7 @@ both of which translate driver exceptions in `map_db_errors`:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -32,20 +33,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from ..errors import StorageConflict as Conflict
 from ..errors import StorageUnavailable
 
-try:  # the PostgreSQL driver is optional for SQLite-only installs
-    import asyncpg
 
-    _DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
+def _driver_unavailable() -> tuple[type[Exception], ...]:
+    """asyncpg's connection errors, if asyncpg is in use. Looked up, never imported here: a
+    SQLite-only gateway should not pay asyncpg's memory (SQLAlchemy imports it for PostgreSQL
+    URLs)."""
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is None:
+        return ()
+    return (
         asyncpg.PostgresConnectionError,
         asyncpg.InterfaceError,
         asyncpg.CannotConnectNowError,
         asyncpg.TooManyConnectionsError,
     )
-except ImportError:  # pragma: no cover
-    _DRIVER_UNAVAILABLE = ()
 
-# Raised bare (not wrapped by SQLAlchemy), e.g. ConnectionRefusedError from asyncpg.connect.
-_UNWRAPPED_UNAVAILABLE: tuple[type[Exception], ...] = (OSError, TimeoutError, *_DRIVER_UNAVAILABLE)
 
 __all__ = ["Conflict", "Database", "StorageUnavailable", "map_db_errors"]
 
@@ -63,10 +65,10 @@ def map_db_errors() -> Iterator[None]:
     except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as e:
         raise StorageUnavailable(_describe(e)) from e
     except exc.DBAPIError as e:
-        if e.connection_invalidated or isinstance(e.orig, _DRIVER_UNAVAILABLE):
+        if e.connection_invalidated or isinstance(e.orig, _driver_unavailable()):
             raise StorageUnavailable(_describe(e)) from e
         raise
-    except _UNWRAPPED_UNAVAILABLE as e:
+    except (OSError, TimeoutError, *_driver_unavailable()) as e:
         raise StorageUnavailable(_describe(e)) from e
 
 

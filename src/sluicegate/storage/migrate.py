@@ -12,15 +12,19 @@ find the schema at head and do nothing:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from sluicegate.storage.db import Database
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# The newest revision shipped (tests check it against Alembic's own view). A database already
+# there is left alone without importing Alembic, which would cost every worker ~10 MB.
+HEAD = "0001"
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant shared by every sluicegate process; "sluicegate" as a big-endian int64 prefix.
@@ -29,6 +33,8 @@ MIGRATION_LOCK = 0x736C7569636567
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic Config pointing at the packaged migrations (no alembic.ini needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url is not None:
@@ -40,6 +46,9 @@ async def upgrade(url: str) -> None:
     """Bring the database at `url` to the newest schema; a no-op when it already is."""
     db = Database(url)
     try:
+        async with db.read() as conn:
+            if await conn.run_sync(_stored_revision) == HEAD:
+                return
         async with db.transaction() as conn:
             if not db.is_sqlite:
                 await conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
@@ -53,19 +62,28 @@ async def current_revision(url: str) -> str | None:
     db = Database(url)
     try:
         async with db.read() as conn:
-            return await conn.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision()
-            )
+            return await conn.run_sync(_stored_revision)
     finally:
         await db.close()
 
 
 def head_revision() -> str | None:
-    """The newest revision shipped with this version of sluicegate."""
+    """The newest revision shipped with this version of sluicegate, as Alembic sees it."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def _stored_revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    value = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return str(value) if value is not None else None
+
+
 def _upgrade_on(connection: Connection) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
