@@ -127,12 +127,12 @@ class Gateway:
         )
         # Metrics first: its `before` counts the request in flight even if a later hook (the
         # limiter) refuses it, and its `after` always balances that.
-        self.metrics = MetricsHook(self.state.health.rows)
+        self.log_writer = RequestLogWriter(self.db, spool_dir(config), connected=False)
+        self.metrics = MetricsHook(self.state.health.rows, lambda: self.log_writer.backlog)
         self.bus.add(self.metrics)
         self.state.render_metrics = self.metrics.render
         self.limits = LimitHook(new_limit_store(config.redis.url))
         self.bus.add(self.limits)
-        self.log_writer = RequestLogWriter(self.db, spool_dir(config), connected=False)
         self.bus.subscribe(self.log_writer)
         for hook in config.hooks:
             self.bus.add(load_hook(hook.class_, hook.options))

@@ -115,3 +115,25 @@ def test_a_replay_interrupted_by_a_crash_is_taken_up_again(tmp_path: Path) -> No
 
     assert asyncio.run(run()) == 1
     assert not list(spool.iterdir())
+
+
+def test_a_backlog_beyond_the_bound_waits_on_disk_not_in_memory(tmp_path: Path) -> None:
+    from sluicegate.hooks import log as log_module
+
+    async def run() -> tuple[int, int, int]:
+        url = f"sqlite+aiosqlite:///{tmp_path}/log.db"
+        await upgrade(url)
+        db = Database(url)
+        writer = RequestLogWriter(db, tmp_path / "spool", batch_size=10)
+        for i in range(log_module.MAX_BACKLOG + 100):
+            writer(completion(i))
+        await writer._flush_batch()  # one step of the writer: the excess goes to disk
+        backlog, spooled = writer.backlog, writer.rows_spooled
+        await writer.flush()  # then everything reaches the database, spool included
+        total = await count(db)
+        await db.close()
+        return backlog, spooled, total
+
+    backlog, spooled, total = asyncio.run(run())
+    assert backlog <= 50_000 and spooled == 110
+    assert total == 50_100

@@ -35,6 +35,9 @@ from ..storage.request_log import insert_rows, row_from_completion
 
 log = logging.getLogger("sluicegate.log")
 
+MAX_BATCH = 5000  # rows per INSERT when catching up
+MAX_BACKLOG = 50_000  # completions held in memory at most; beyond, they are spooled
+
 
 class RequestLogWriter:
     def __init__(
@@ -136,7 +139,17 @@ class RequestLogWriter:
                 log.exception("request log writer failed; retrying")
 
     async def _flush_batch(self) -> None:
-        batch = [self._pending.popleft() for _ in range(min(self._batch_size, len(self._pending)))]
+        # A backlog (the gateway's core busy with traffic) is written in bigger statements,
+        # which cost far less per row, so the writer catches up instead of falling behind.
+        size = self._batch_size if len(self._pending) < 4 * self._batch_size else MAX_BATCH
+        if len(self._pending) > MAX_BACKLOG:
+            # Still behind: the oldest rows wait on disk rather than in memory.
+            size = len(self._pending) - MAX_BACKLOG + self._batch_size
+            batch = [self._pending.popleft() for _ in range(size)]
+            await asyncio.to_thread(self._spool, [row_from_completion(c) for c in batch])
+            self.rows_spooled += len(batch)
+            return
+        batch = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
         rows = [row_from_completion(c) for c in batch]
         if self._db_down_since is None and self._connected:
             try:

@@ -35,11 +35,21 @@ def multiprocess() -> bool:
 
 
 class _TargetCollector(Collector):
-    def __init__(self, states: TargetStates) -> None:
+    """Values read at scrape time from this worker: target health and the log backlog."""
+
+    def __init__(self, states: TargetStates, log_backlog: Callable[[], int]) -> None:
         self._states = states
+        self._log_backlog = log_backlog
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         pid = str(os.getpid())
+        backlog = GaugeMetricFamily(
+            "sluicegate_request_log_backlog",
+            "Finished requests of this worker waiting to be written to the request log",
+            labels=["pid"],
+        )
+        backlog.add_metric([pid], float(self._log_backlog()))
+        yield backlog
         state = GaugeMetricFamily(
             "sluicegate_target_state",
             "Circuit breaker of each target in this worker: 0 closed, 1 half-open, 2 open",
@@ -58,7 +68,9 @@ class _TargetCollector(Collector):
 
 
 class MetricsHook(Hook):
-    def __init__(self, target_states: TargetStates) -> None:
+    def __init__(
+        self, target_states: TargetStates, log_backlog: Callable[[], int] = lambda: 0
+    ) -> None:
         # In multiprocess mode values live in files, and the registry passed here only
         # matters for single-process scrapes.
         self.registry = CollectorRegistry()
@@ -107,7 +119,7 @@ class MetricsHook(Hook):
             ["backend", "error_type"],
             registry=registry,
         )
-        self._targets = _TargetCollector(target_states)
+        self._targets = _TargetCollector(target_states, log_backlog)
         registry.register(self._targets)
 
     async def before(self, info: RequestInfo) -> None:
