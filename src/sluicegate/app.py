@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import Mapping
@@ -315,6 +316,10 @@ class Gateway:
         if self.config.logging.retention_days:
             self._spawn(self._enforce_retention(self.config.logging.retention_days), "retention")
         await self.bus.start()
+        # Everything built so far lives as long as the process: keep it out of the cyclic
+        # GC's sight, so full collections stay short (they paused requests ~50 ms per ~10k).
+        gc.collect()
+        gc.freeze()
         self.state.ready = True
 
     async def shutdown(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -119,6 +120,7 @@ class MetricsHook(Hook):
             ["backend", "error_type"],
             registry=registry,
         )
+        self._children: dict[tuple[str, str, int, str | None], tuple[Any, Any, Any]] = {}
         self._targets = _TargetCollector(target_states, log_backlog)
         registry.register(self._targets)
 

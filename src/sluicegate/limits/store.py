@@ -16,6 +16,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterator
+from random import getrandbits
 from typing import Protocol
 
 from ..errors import LimitStoreUnavailable
@@ -190,7 +191,7 @@ class RedisLimitStore:
         args: list[str | int | float] = [len(scopes), WINDOW, -1 if budget is None else budget]
         for scope in scopes:
             args += [-1 if scope.rpm is None else scope.rpm, -1 if scope.tpm is None else scope.tpm]
-        args.append(f"{time.time_ns()}-{os.getpid()}-{os.urandom(4).hex()}")
+        args.append(f"{time.time_ns()}-{os.getpid()}-{f'{getrandbits(32):08x}'}")
         with _redis_errors():
             ok, reason, index, requests, tokens, r_reset, t_reset, spent = await self._admit(
                 keys=keys, args=args
@@ -220,7 +221,7 @@ class RedisLimitStore:
         with_tpm = [s for s in scopes if s.tpm is not None] if tokens > 0 else []
         keys = [k for scope in with_tpm for k in self._keys(user, scope)[1:]]
         keys.append(f"sg:{{{user}}}:{budget_key}")
-        member = f"{time.time_ns()}-{os.getpid()}-{os.urandom(4).hex()}"
+        member = f"{time.time_ns()}-{os.getpid()}-{f'{getrandbits(32):08x}'}"
         args = [len(with_tpm), tokens, repr(cost), int(budget_ttl) + 1, member, WINDOW]
         with _redis_errors():
             await self._charge(keys=keys, args=args)

@@ -140,13 +140,11 @@ class RequestContext:
         return Usage(prompt, completion, prompt + completion, estimated=True)
 
 
-def _usage(raw: dict[str, object] | None) -> Usage:
-    if not raw:
-        return Usage()
+def _count(raw: dict[str, object], name: str) -> int:
+    value = raw.get(name)
+    return value if type(value) is int and value >= 0 else 0
 
-    def count(name: str) -> int:
-        value = raw.get(name)
-        return value if isinstance(value, int) and value >= 0 else 0
 
-    prompt, completion = count("prompt_tokens"), count("completion_tokens")
-    return Usage(prompt, completion, count("total_tokens") or prompt + completion)
+def _usage(raw: dict[str, object]) -> Usage:
+    prompt, completion = _count(raw, "prompt_tokens"), _count(raw, "completion_tokens")
+    return Usage(prompt, completion, _count(raw, "total_tokens") or prompt + completion)

@@ -5,8 +5,8 @@ reads the few headers it needs once, and hands anything it does not own to `fall
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
+from random import getrandbits
 
 import orjson
 
@@ -35,7 +35,9 @@ def new_request_id(given: bytes | None) -> str:
         text = given.decode("ascii")
         if text.isprintable() and " " not in text:
             return text
-    return os.urandom(16).hex()
+    # Not os.urandom: its syscall releases the GIL mid-request (to the log writer's thread).
+    # Request ids need uniqueness, not secrecy.
+    return f"{getrandbits(128):032x}"
 
 
 def client_ip(scope: Scope) -> str | None:
