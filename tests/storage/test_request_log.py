@@ -204,3 +204,34 @@ async def test_delete_older_than(logged: Database) -> None:
     assert (ids(rows), total) == (["r6", "r5"], 2)
     assert await request_log.delete_older_than(logged, T0 + 3 * DAY, batch=2) == 2
     assert await request_log.query_rows(logged) == ([], 0)
+
+
+async def test_sqlite_fast_insert_stores_exactly_what_sqlalchemy_would(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """insert_rows binds plain tuples on SQLite; a row written that way must read back, filter
+    and sort exactly like the same row written through SQLAlchemy's own insert."""
+    from sqlalchemy import insert
+
+    from sluicegate.storage.migrate import upgrade
+    from sluicegate.storage.tables import request_logs
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/fast.db"
+    await upgrade(url)
+    db = Database(url)
+    try:
+        for completion in COMPLETIONS:
+            row = request_log.row_from_completion(completion)
+            await request_log.insert_rows(db, [row])
+            async with db.transaction() as conn:
+                await conn.execute(insert(request_logs), [dict(row)])
+        rows, total = await request_log.query_rows(db, limit=1000, include_bodies=True)
+        assert total == 2 * len(COMPLETIONS)
+        by_id = sorted(rows, key=lambda r: r["id"])
+        for fast, slow in zip(by_id[0::2], by_id[1::2], strict=True):
+            assert {k: v for k, v in fast.items() if k != "id"} == {
+                k: v for k, v in slow.items() if k != "id"
+            }
+        first = request_log.row_from_completion(COMPLETIONS[0])["created_at"]
+        _, in_range = await request_log.query_rows(db, since=first, until=first + HOUR)
+        assert in_range % 2 == 0 and in_range >= 2
+    finally:
+        await db.close()

@@ -12,12 +12,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Date, case, cast, delete, func, insert, select
+import orjson
+from sqlalchemy import JSON, Boolean, ColumnElement, Date, case, cast, delete, func, insert, select
 
 from sluicegate.record import Completion
 from sluicegate.storage.db import Database
 from sluicegate.storage.rows import Row, as_dict
-from sluicegate.storage.tables import request_logs
+from sluicegate.storage.tables import UTCDateTime, request_logs
 
 GroupBy = Literal["user", "model", "backend", "day"]
 
@@ -63,7 +64,41 @@ async def insert_rows(db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
     async with db.transaction() as conn:
-        await conn.execute(insert(request_logs), [dict(row) for row in rows])
+        if db.is_sqlite:
+            # The log is written on the gateway's own core: SQLAlchemy's per-row parameter
+            # processing (~20 us a row) is skipped for plain tuples the driver binds as is,
+            # in exactly the stored form SQLAlchemy would have produced (see _sqlite_values).
+            await conn.exec_driver_sql(_SQLITE_INSERT, [_sqlite_values(row) for row in rows])
+        else:
+            await conn.execute(insert(request_logs), [dict(row) for row in rows])
+
+
+_INSERT_COLUMNS = [column.name for column in request_logs.c if column.name != "id"]
+_SQLITE_INSERT = (
+    f"INSERT INTO request_logs ({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
+)
+_JSON_COLUMNS = frozenset(c.name for c in request_logs.c if isinstance(c.type, JSON))
+_TIME_COLUMNS = frozenset(c.name for c in request_logs.c if isinstance(c.type, UTCDateTime))
+_BOOL_COLUMNS = frozenset(c.name for c in request_logs.c if isinstance(c.type, Boolean))
+
+
+def _sqlite_values(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A row as SQLAlchemy stores it on SQLite: UTC wall time as 'YYYY-MM-DD HH:MM:SS.ffffff',
+    JSON as text, booleans as 0/1."""
+    values = []
+    for name in _INSERT_COLUMNS:
+        value = row.get(name)
+        if value is None:
+            pass
+        elif name in _TIME_COLUMNS:
+            value = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        elif name in _JSON_COLUMNS:
+            value = orjson.dumps(value).decode()
+        elif name in _BOOL_COLUMNS:
+            value = 1 if value else 0
+        values.append(value)
+    return tuple(values)
 
 
 def _filters(
