@@ -42,7 +42,7 @@ from .storage import catalog, request_log
 from .storage.catalog_view import CatalogView, view_of
 from .storage.config_sync import sync_config
 from .storage.db import Database, StorageUnavailable
-from .storage.migrate import upgrade
+from .storage.migrate import upgrade_in_child
 from .types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("sluicegate")
@@ -213,7 +213,7 @@ class Gateway:
         return view
 
     async def _connect(self) -> None:
-        await upgrade(str(self.db.url.render_as_string(hide_password=False)))
+        await upgrade_in_child(self.db.url.render_as_string(hide_password=False))
         await self._sync_config()
         view = await self.apply_catalog()
         self.log_writer.mark_connected()

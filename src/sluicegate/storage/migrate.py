@@ -11,12 +11,16 @@ find the schema at head and do nothing:
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 
+from sluicegate.errors import StorageUnavailable
 from sluicegate.storage.db import Database
 
 if TYPE_CHECKING:
@@ -55,6 +59,48 @@ async def upgrade(url: str) -> None:
             await conn.run_sync(_upgrade_on)
     finally:
         await db.close()
+
+
+_CHILD = """
+import asyncio, os, sys
+from sluicegate.errors import StorageUnavailable
+from sluicegate.storage.migrate import upgrade
+try:
+    asyncio.run(upgrade(os.environ["SLUICEGATE_MIGRATE_URL"]))
+except StorageUnavailable as exc:
+    print(exc, file=sys.stderr)
+    sys.exit(3)
+"""
+
+
+async def upgrade_in_child(url: str) -> None:
+    """`upgrade`, with Alembic loaded in a short-lived child process when there is work to do.
+
+    A gateway worker that imported Alembic would keep ~12 MB it never uses again; a schema
+    already at head is recognised here without it. Raises StorageUnavailable when the child
+    could not reach the database.
+    """
+    db = Database(url)
+    try:
+        async with db.read() as conn:
+            if await conn.run_sync(_stored_revision) == HEAD:
+                return
+    finally:
+        await db.close()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _CHILD,
+        env={**os.environ, "SLUICEGATE_MIGRATE_URL": url},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await child.communicate()
+    message = stderr.decode(errors="replace").strip()[-2000:]
+    if child.returncode == 3:
+        raise StorageUnavailable(message or "database unavailable during migration")
+    if child.returncode != 0:
+        raise RuntimeError(f"database migration failed: {message}")
 
 
 async def current_revision(url: str) -> str | None:

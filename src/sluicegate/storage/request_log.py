@@ -64,7 +64,7 @@ async def insert_rows(db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
     async with db.transaction() as conn:
-        if db.is_sqlite:
+        if db.is_sqlite and all(row.keys() >= _INSERT_SET for row in rows):
             # The log is written on the gateway's own core: SQLAlchemy's per-row parameter
             # processing (~20 us a row) is skipped for plain tuples the driver binds as is,
             # in exactly the stored form SQLAlchemy would have produced (see _sqlite_values).
@@ -74,6 +74,7 @@ async def insert_rows(db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 _INSERT_COLUMNS = [column.name for column in request_logs.c if column.name != "id"]
+_INSERT_SET = frozenset(_INSERT_COLUMNS)  # rows lacking some (column defaults) take Core's path
 _SQLITE_INSERT = (
     f"INSERT INTO request_logs ({', '.join(_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
