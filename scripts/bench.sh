@@ -18,6 +18,11 @@ if [[ ! -x "$python" ]]; then
     echo "bench: no venv at $venv; run 'make bench' (it creates it) or set VENV" >&2
     exit 1
 fi
+if ! command -v wrk >/dev/null 2>&1 && [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "bench: installing wrk (Debian package)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
 for tool in wrk taskset; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "bench: '$tool' is required (Debian/Ubuntu: apt-get install wrk util-linux)" >&2
