@@ -158,3 +158,22 @@ def test_budget_spend_survives_a_restart(mock: MockUpstream, tmp_path, tag: str)
         assert ask(second, KEYS["free"], tag, model="free").status_code == 200
     finally:
         second.stop()
+
+
+def test_memory_windows_stay_small_at_high_rates() -> None:
+    """Bucketed windows: thousands of requests a second hold a few hundred entries at most,
+    and the count stays exact."""
+    import asyncio
+
+    from sluicegate.limits.store import MemoryLimitStore
+    from sluicegate.limits.verdict import Scope
+
+    async def run() -> tuple[int, int, bool]:
+        store = MemoryLimitStore()
+        scopes = [Scope("user", 5000, None)]
+        verdicts = [await store.admit("hot", scopes, None, "b") for _ in range(5001)]
+        window = store._windows["hot|user|r"]
+        return len(window.entries), window.total, verdicts[-1].admitted
+
+    entries, total, last_admitted = asyncio.run(run())
+    assert entries <= 600 and total == 5000 and not last_admitted
