@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 from ..errors import BudgetExceeded, RateLimited
 from ..record import RequestInfo
 from .periods import period_bounds
@@ -16,13 +19,19 @@ def scopes_of(info: RequestInfo) -> list[Scope]:
     return scopes
 
 
-def budget_key(period: str) -> tuple[str, float]:
-    """The spend key of the current period and its seconds left."""
-    import time
-    from datetime import UTC, datetime
+# period → (key, unix time the period ends): the calendar only changes at the period's end.
+_periods: dict[str, tuple[str, float]] = {}
 
-    start, end = period_bounds(period, datetime.now(UTC))
-    return f"budget:{period}:{start.date().isoformat()}", end.timestamp() - time.time()
+
+def budget_key(period: str) -> tuple[str, float]:
+    """The spend key of the current period and its seconds left (hot path: cached until the
+    period ends, so most calls are a dict lookup and a clock read)."""
+    now = time.time()
+    cached = _periods.get(period)
+    if cached is None or now >= cached[1]:
+        start, end = period_bounds(period, datetime.now(UTC))
+        cached = _periods[period] = (f"budget:{period}:{start.date().isoformat()}", end.timestamp())
+    return cached[0], cached[1] - now
 
 
 def duration(seconds: float) -> str:
