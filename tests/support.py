@@ -16,6 +16,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from sluicegate.app import build_app
 from sluicegate.config import GatewayConfig
 from sluicegate.config.schema import DatabaseConfig
 from sluicegate.hooks.bus import HookBus
-from sluicegate.record import Completion
+from sluicegate.record import Completion, Usage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +40,33 @@ REASONER_KEY = "sk-reasoner-test-key"  # copy_reasoning_to_reasoning_content
 SCRIBE_KEY = "sk-scribe-test-key"  # detail_logging
 UPSTREAM_KEY = "upstream-secret-key"
 NEVER_COOL = {"failures": 1_000_000, "seconds": 0}
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without anything that would configure a gateway behind a test's back."""
+    drop = {
+        "SLUICEGATE_MASTER_KEY",
+        "SLUICEGATE_CONFIG",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "DETAIL_STREAM_LOG_MODE",
+        "PROMETHEUS_MULTIPROC_DIR",
+    }
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def sluicegate(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the `sluicegate` command to completion in `cwd`."""
+    return subprocess.run(
+        [sys.executable, "-m", "sluicegate", *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def free_port() -> int:
@@ -144,3 +173,34 @@ class RunningGateway:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(20)
+
+
+# A finished request to write into the request log, for storage, log writer and analytics tests.
+T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+BASE_COMPLETION = Completion(
+    request_id="r",
+    created_at=T0.timestamp(),
+    path="/v1/chat/completions",
+    user_id="alice",
+    key_id="k1",
+    model="m1",
+    resolved_model="gpt-4o",
+    backend="b1",
+    stream=False,
+    status_code=200,
+    error_type=None,
+    error_message=None,
+    usage=Usage(10, 5, 15),
+    cost_usd=0.25,
+    latency_ms=120.5,
+    ttft_ms=None,
+    overhead_ms=1.0,
+)
+
+
+def completion(index: int, at: datetime = T0, **changes: Any) -> Completion:
+    """BASE_COMPLETION as request `r<index>` finished at `at`, with `changes`."""
+    return replace(BASE_COMPLETION, request_id=f"r{index}", created_at=at.timestamp(), **changes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support import free_port, wait_for_http, wait_until
+from support import clean_env, free_port, sluicegate, wait_for_http, wait_until
 
 VALID = """\
 server:
@@ -33,25 +32,6 @@ users:
     api_keys: [sk-ci]
     models: ["fast"]
 """
-
-
-def clean_env() -> dict[str, str]:
-    """The environment without anything that would configure the gateway behind our back."""
-    drop = {"SLUICEGATE_MASTER_KEY", "SLUICEGATE_CONFIG", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def sluicegate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sluicegate", *args],
-        cwd=cwd,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pytest
 
 from sluicegate.storage.db import Database
 from sluicegate.storage.request_log import insert_rows
-from support import free_port, wait_for_http, wait_until
+from support import clean_env, free_port, sluicegate, wait_for_http, wait_until
 
 MASTER_KEY = "sk-master-cli-db"
 CAROL_KEY = "sk-carol-from-the-file"
@@ -37,25 +36,6 @@ def gateway_yaml(database: str = "./gw.db", *, users: bool = True, extra: str = 
     if users:
         text += f'users:\n  - {{name: carol, api_keys: [{CAROL_KEY}], models: ["*"], rpm: 7}}\n'
     return text + extra
-
-
-def clean_env() -> dict[str, str]:
-    """The environment without anything that would configure the gateway behind our back."""
-    drop = {"SLUICEGATE_MASTER_KEY", "SLUICEGATE_CONFIG", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def sluicegate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sluicegate", *args],
-        cwd=cwd,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def create_key(cwd: Path, *args: str) -> str:

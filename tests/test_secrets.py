@@ -13,7 +13,6 @@ forwarded upstream.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import stat
@@ -30,7 +29,7 @@ import httpx
 import orjson
 
 from sluicegate.auth.keys import generate_key
-from support import MockUpstream, free_port, wait_for_http, wait_until
+from support import MockUpstream, clean_env, free_port, wait_for_http, wait_until
 
 BANNER_KEY = re.compile(r"master key \(([^)]*)\): (\S+)")
 # Where the catalog keeps upstream credentials on purpose: the gateway must send them, so they
@@ -93,19 +92,6 @@ users:
     detail_logging: true
     rpm: {rpm}
 """
-
-
-def clean_env() -> dict[str, str]:
-    drop = {
-        "SLUICEGATE_MASTER_KEY",
-        "SLUICEGATE_CONFIG",
-        "OPENAI_API_KEY",
-        "ANTHROPIC_API_KEY",
-        "DETAIL_STREAM_LOG_MODE",
-    }
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 @dataclass

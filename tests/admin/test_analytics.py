@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from sluicegate.record import Attempt, Completion, Usage
+from sluicegate.record import Attempt, Usage
 from sluicegate.storage import request_log
+from support import DAY, HOUR, T0, completion
 
 from .harness import AdminServer, error_of
-
-T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
-
-BASE = Completion(
-    request_id="r",
-    created_at=T0.timestamp(),
-    path="/v1/chat/completions",
-    user_id="alice",
-    key_id="k1",
-    model="m1",
-    resolved_model="gpt-4o",
-    backend="b1",
-    stream=False,
-    status_code=200,
-    error_type=None,
-    error_message=None,
-    usage=Usage(10, 5, 15),
-    cost_usd=0.25,
-    latency_ms=120.5,
-    ttft_ms=None,
-    overhead_ms=1.0,
-)
-
-
-def completion(index: int, at: datetime, **changes: Any) -> Completion:
-    return replace(BASE, request_id=f"r{index}", created_at=at.timestamp(), **changes)
-
 
 COMPLETIONS = [
     completion(1, T0),

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from support import MockUpstream, free_port, wait_for_http, wait_until
+from support import MockUpstream, clean_env, free_port, wait_for_http, wait_until
 
 MASTER_KEY = "sk-live-master-" + uuid.uuid4().hex
 CONFIG_USER_KEY = "sk-live-config-user-" + uuid.uuid4().hex
@@ -58,13 +58,6 @@ users:
     api_keys: [{CONFIG_USER_KEY}]
     models: ["*"]
 {extra_users}"""
-
-
-def clean_env() -> dict[str, str]:
-    drop = {"SLUICEGATE_MASTER_KEY", "SLUICEGATE_CONFIG", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def children(pid: int) -> list[int]:

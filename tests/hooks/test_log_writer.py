@@ -4,35 +4,20 @@ nothing even when an insert is under way."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from sluicegate.hooks.log import RequestLogWriter
-from sluicegate.record import Completion, Usage
+from sluicegate.record import Completion
 from sluicegate.storage import request_log
 from sluicegate.storage.db import Database
 from sluicegate.storage.migrate import upgrade
+from support import T0
+from support import completion as shared_completion
 
 
 def completion(i: int) -> Completion:
-    return Completion(
-        request_id=f"req-{i}",
-        created_at=1_800_000_000 + i,
-        path="/v1/chat/completions",
-        user_id="u",
-        key_id=None,
-        model="m",
-        resolved_model="m",
-        backend="b",
-        stream=False,
-        status_code=200,
-        error_type=None,
-        error_message=None,
-        usage=Usage(1, 2, 3),
-        cost_usd=0.0,
-        latency_ms=1.0,
-        ttft_ms=None,
-        overhead_ms=0.1,
-    )
+    return shared_completion(i, T0 + timedelta(seconds=i))
 
 
 async def count(db: Database) -> int:

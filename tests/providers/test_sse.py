@@ -11,7 +11,6 @@ from sluicegate.providers.sse import (
     ServerSentEvent,
     SSEDecoder,
     encode_data,
-    encode_event,
 )
 
 STREAM = (
@@ -174,7 +173,7 @@ def test_utf8_split_inside_a_character() -> None:
 
 
 def test_encoders_round_trip_through_the_decoder() -> None:
-    frames = encode_data(b'{"a":1}') + KEEPALIVE_FRAME + encode_event("error", b"{}") + DONE_FRAME
+    frames = encode_data(b'{"a":1}') + KEEPALIVE_FRAME + b"event: error\ndata: {}\n\n" + DONE_FRAME
     assert feed_all([frames]) == [
         ServerSentEvent(None, b'{"a":1}'),
         ServerSentEvent("error", b"{}"),

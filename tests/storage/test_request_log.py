@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -9,36 +8,9 @@ import pytest
 from sluicegate.record import Attempt, Completion, Usage
 from sluicegate.storage import request_log
 from sluicegate.storage.db import Database
+from support import BASE_COMPLETION, DAY, HOUR, T0, completion
 
 pytestmark = pytest.mark.anyio
-
-T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
-
-BASE = Completion(
-    request_id="r",
-    created_at=T0.timestamp(),
-    path="/v1/chat/completions",
-    user_id="alice",
-    key_id="k1",
-    model="m1",
-    resolved_model="gpt-4o",
-    backend="b1",
-    stream=False,
-    status_code=200,
-    error_type=None,
-    error_message=None,
-    usage=Usage(10, 5, 15),
-    cost_usd=0.25,
-    latency_ms=120.5,
-    ttft_ms=None,
-    overhead_ms=1.0,
-)
-
-
-def completion(index: int, at: datetime, **changes: Any) -> Completion:
-    return replace(BASE, request_id=f"r{index}", created_at=at.timestamp(), **changes)
 
 
 # (request_id -> completion), oldest first; r5 and r6 share a timestamp (id breaks the tie).
@@ -78,7 +50,9 @@ def test_row_from_completion_maps_every_field() -> None:
         Attempt("b1", "gpt-4o", 200, None, 20.0),
     )
     row = request_log.row_from_completion(
-        replace(BASE, attempts=attempts, client_ip="10.0.0.1", usage=Usage(1, 2, 3, True))
+        replace(
+            BASE_COMPLETION, attempts=attempts, client_ip="10.0.0.1", usage=Usage(1, 2, 3, True)
+        )
     )
     assert row["created_at"] == T0
     assert row["attempts"] == [

@@ -64,7 +64,6 @@ class RequestLogWriter:
         self._connected = connected
         self._db_down_since: float | None = None
         self._outage_id = time.time_ns()  # names this outage's spool file
-        self.rows_written = 0
         self.rows_spooled = 0
 
     # Subscriber: called in the request's task; must stay O(1) and never raise.
@@ -154,7 +153,6 @@ class RequestLogWriter:
         if self._db_down_since is None and self._connected:
             try:
                 await insert_rows(self._db, rows)
-                self.rows_written += len(rows)
                 await self._touch_keys(batch)
                 return
             except StorageUnavailable as exc:
@@ -216,7 +214,6 @@ class RequestLogWriter:
                 )
                 claimed.rename(path.with_suffix(".failed"))
                 continue
-            self.rows_written += len(rows)
             claimed.unlink(missing_ok=True)
         if self._db_down_since is not None:
             log.warning("request log: database back; spool replayed")

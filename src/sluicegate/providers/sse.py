@@ -71,8 +71,3 @@ KEEPALIVE_FRAME = b": keep-alive\n\n"
 def encode_data(data: bytes) -> bytes:
     """One `data:` frame; `data` must be a single line (compact JSON is)."""
     return b"data: " + data + b"\n\n"
-
-
-def encode_event(event: str, data: bytes) -> bytes:
-    """A named event frame, as the Anthropic and Responses streams use."""
-    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"

@@ -29,8 +29,6 @@ class TargetHealth:
     failures: int = 0  # consecutive
     open_until: float = 0.0
     probing: bool = False  # half-open probe under way
-    total_failures: int = 0
-    total_successes: int = 0
 
     def state(self, now: float) -> str:
         if self.open_until == 0.0:
@@ -72,7 +70,6 @@ class HealthBoard:
         health.failures = 0
         health.open_until = 0.0
         health.probing = False
-        health.total_successes += 1
         health.latency = (
             latency
             if health.latency is None
@@ -89,15 +86,11 @@ class HealthBoard:
     def failed(self, target: Target, retry_after: float | None = None) -> None:
         health = self.of(target)
         health.failures += 1
-        health.total_failures += 1
         cooldown = target.provider.config.cooldown
         if health.probing or health.failures >= cooldown.failures:
             seconds = max(cooldown.seconds, retry_after or 0.0)
             health.open_until = time.monotonic() + seconds
         health.probing = False
-
-    def snapshot(self) -> dict[tuple[str, str], TargetHealth]:
-        return dict(self._health)
 
     def rows(self) -> list[tuple[str, str, str, int, int]]:
         """(backend, model, breaker state, consecutive failures, in flight) per known target."""
