@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
@@ -63,11 +64,21 @@ def limit_headers(verdict: Verdict) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+def dollars(amount: float) -> str:
+    """An amount of USD with its significant digits, never rounded to zero or shown in
+    scientific notation: `12.50`, `0.123`, `0.00003`."""
+    if amount >= 1 or amount <= 0:
+        return f"{amount:.2f}"
+    places = 2 - math.floor(math.log10(amount))  # three significant digits
+    text = f"{amount:.{places}f}".rstrip("0")
+    return text + "0" * (2 - len(text.split(".")[1]))
+
+
 def refusal(verdict: Verdict, info: RequestInfo, period_left: float) -> RateLimited:
     if verdict.reason == "budget":
         return BudgetExceeded(
-            f"Budget of ${info.budget_usd:g} for this {info.budget_period} is spent "
-            f"(${verdict.spent:.4f}).",
+            f"Budget of ${dollars(info.budget_usd or 0.0)} for this {info.budget_period} "
+            f"is spent (${dollars(verdict.spent)}).",
             retry_after=period_left,
             limit_headers=[],
         )

@@ -85,7 +85,10 @@ class _Window:
 
 
 class MemoryLimitStore:
-    """Exact sliding windows in this process; the default without `redis.url`."""
+    """Exact sliding windows in this process; the default without `redis.url`.
+
+    Every key starts with the user id, like the Redis store's `sg:{user}:` prefix: a counter
+    shared between users would let one user's traffic refuse another's."""
 
     def __init__(self) -> None:
         self._windows: dict[str, _Window] = {}
@@ -119,7 +122,7 @@ class MemoryLimitStore:
                 return Verdict(False, "rpm", scope, *numbers)
             if scope.tpm is not None and numbers[1] >= scope.tpm:
                 return Verdict(False, "tpm", scope, *numbers)
-        spent = self._spend.get(budget_key, 0.0)
+        spent = self._spend.get(f"{user}|{budget_key}", 0.0)
         if budget is not None and spent >= budget:
             return Verdict(False, "budget", None, *(first or (0, 0, 0.0, 0.0)), spent=spent)
         for scope in scopes:
@@ -158,10 +161,11 @@ class MemoryLimitStore:
                 if scope.tpm is not None:
                     self._window(f"{user}|{scope.name}|t").add(now, tokens)
         if cost > 0:
-            self._spend[budget_key] = self._spend.get(budget_key, 0.0) + cost
+            key = f"{user}|{budget_key}"
+            self._spend[key] = self._spend.get(key, 0.0) + cost
 
     async def seed_spend(self, user: str, budget_key: str, amount: float, ttl: float) -> None:
-        self._spend.setdefault(budget_key, amount)
+        self._spend.setdefault(f"{user}|{budget_key}", amount)
 
     async def close(self) -> None:
         return None
