@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/sluicegate serve $(ARGS)
+	$(BIN)/sluicegate serve --stop-with-parent $(ARGS)
 
 test: $(STAMP)
 	bash scripts/test-deps.sh

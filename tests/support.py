@@ -29,6 +29,7 @@ from sluicegate.config import GatewayConfig
 from sluicegate.config.schema import DatabaseConfig
 from sluicegate.hooks.bus import HookBus
 from sluicegate.record import Completion, Usage
+from sluicegate.server.protocol import LIMITS_ATTRIBUTE, ClientLimits, GuardedHttpToolsProtocol
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,18 +142,19 @@ class RunningGateway:
         self.app = build_app(config, self.bus)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                host="127.0.0.1",
-                port=self.port,
-                loop="uvloop",
-                http="httptools",
-                lifespan="on",
-                log_level="warning",
-                access_log=False,
-            )
+        uv_config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            loop="uvloop",
+            http=GuardedHttpToolsProtocol,  # as `sluicegate serve` runs it
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
         )
+        limits = ClientLimits(config.server.header_timeout_seconds, config.server.max_header_bytes)
+        setattr(uv_config, LIMITS_ATTRIBUTE, limits)
+        self.server = uvicorn.Server(uv_config)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         wait_until(lambda: self.server.started, 20.0)

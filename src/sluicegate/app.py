@@ -15,9 +15,12 @@ import contextlib
 import gc
 import logging
 import os
+import signal
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from .auth.keys import display_prefix, hash_key
@@ -36,6 +39,7 @@ from .limits.store import LimitStore, LimitStoreUnavailable, MemoryLimitStore, R
 from .providers.base import Provider
 from .providers.registry import UnsupportedBackend, build_provider
 from .proxy.dispatch import ProxyApp
+from .proxy.inflight import Inflight
 from .proxy.state import ProxyState
 from .routing.table import ModelTable
 from .storage import catalog, request_log
@@ -125,6 +129,8 @@ class Gateway:
             max_body_bytes=config.server.max_body_bytes,
             keepalive_seconds=config.server.keepalive_seconds,
             detail_stream_mode=config.logging.detail_stream_log_mode,
+            body_timeout_seconds=config.server.body_timeout_seconds,
+            inflight=Inflight(config.server.max_inflight),
         )
         # Metrics first: its `before` counts the request in flight even if a later hook (the
         # limiter) refuses it, and its `after` always balances that.
@@ -272,6 +278,41 @@ class Gateway:
                 pass
             await asyncio.sleep(RETENTION_EVERY_SECONDS)
 
+    # Drain (SPEC 4.8) ----------------------------------------------------------------------
+
+    def begin_drain(self) -> None:
+        """Refuse new requests (503 overloaded, /health/ready 503) and give those in flight
+        `drain_seconds` to finish; uvicorn stops listening and waits for them meanwhile."""
+        inflight = self.state.inflight
+        if inflight.draining:
+            return
+        inflight.draining = True
+        seconds = self.config.server.drain_seconds
+        log.warning("draining: %d requests in flight get %gs to finish", len(inflight), seconds)
+        asyncio.get_running_loop().call_later(seconds, self._end_drain)
+
+    def _end_drain(self) -> None:
+        ended = self.state.inflight.end_all()
+        if ended:
+            log.warning("drain over: ended %d requests still running", ended)
+
+    def _chain_signals(self) -> None:
+        """Begin the drain as soon as SIGTERM/SIGINT arrives, then let uvicorn's own handler
+        run (it stops listening and waits for open connections). Signals reach only the main
+        thread; a gateway run in another thread (tests) is drained by `begin_drain()`."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(sig)
+
+            def handler(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self.begin_drain)
+                if callable(previous):
+                    previous(signum, frame)
+
+            signal.signal(sig, handler)
+
     # Lifespan ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -313,6 +354,8 @@ class Gateway:
             self._spawn(self._connect_until_ready(), "db-connect")
         self.log_writer.start()
         self._spawn(self._watch_catalog(), "catalog-watch")
+        self._spawn(self.state.inflight.watch(), "stalled-clients")
+        self._chain_signals()
         if self.config.logging.retention_days:
             self._spawn(self._enforce_retention(self.config.logging.retention_days), "retention")
         await self.bus.start()

@@ -65,9 +65,20 @@ def main() -> None:
 @click.option("--host", default=None, help="Bind address (default: server.host).")
 @click.option("--port", type=int, default=None, help="Port (default: server.port, 4000).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
-def serve(config_path: str | None, host: str | None, port: int | None, workers: int) -> None:
-    """Run the gateway."""
-    import uvicorn
+@click.option(
+    "--stop-with-parent",
+    is_flag=True,
+    help="Drain and exit when the parent process exits (Linux; `make serve` uses it).",
+)
+def serve(
+    config_path: str | None,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    stop_with_parent: bool,
+) -> None:
+    """Run the gateway (SIGTERM/SIGINT: drain, then exit 0)."""
+    from .server import run
 
     try:
         config = load_config(config_path)
@@ -94,18 +105,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, workers: 
     if workers > 1:
         # Every worker writes its metric values here; a scrape of any worker sums them all.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sluicegate-metrics-")
-    uvicorn.run(
-        "sluicegate.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level="info",
-    )
+    run.serve(config, host, port, workers, stop_with_parent)
 
 
 def _banner(host: str, port: int, key: str, created: bool) -> None:

@@ -28,6 +28,11 @@ retry or a fallback may help (`retryable`) and whether it counts against a targe
     │   ├── StreamIdleTimeout            stream_idle_timeout
     │   └── StreamTotalTimeout           request_timeout
     ├── ClientDisconnected               499: the client hung up
+    │   └── ClientStalled                the client stopped reading a stream for `idle` s
+    ├── RequestTimeout                   408 request_timeout: headers or body sent too slowly
+    ├── HeadersTooLarge                  431 request_header_fields_too_large
+    ├── Overloaded                       503 overloaded: over `max_inflight`, or draining
+    ├── GatewayShutdown                  503 gateway_shutdown: still running when the drain ended
     ├── DatabaseUnavailable              503 database_unavailable (admin API)
     └── InternalError                    500: a bug of ours
 
@@ -292,6 +297,57 @@ class ClientDisconnected(GatewayError):
     status = 499
     type = "client_disconnected"
     log_type = "client_disconnected"
+
+
+class ClientStalled(ClientDisconnected):
+    """Raised when a client stopped reading a stream for the backend's `idle` timeout: the
+    upstream is closed rather than buffered for a reader that may never come back."""
+
+
+class RequestTimeout(GatewayError):
+    """Raised when a client takes longer than `server.header_timeout_seconds` to send its
+    headers, or `server.body_timeout_seconds` to send its body (slowloris)."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+    log_type = "invalid_request"
+
+
+class HeadersTooLarge(GatewayError):
+    """Raised when the request line and headers exceed `server.max_header_bytes`."""
+
+    status = 431
+    type = "invalid_request_error"
+    code = "request_header_fields_too_large"
+    log_type = "invalid_request"
+
+
+class Overloaded(GatewayError):
+    """Raised when this process already runs `server.max_inflight` requests, or is draining:
+    a quick 503 the client (or load balancer) can retry elsewhere, instead of a queue."""
+
+    status = 503
+    type = "server_error"
+    code = "overloaded"
+    log_type = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"retry-after", str(max(1, int(self.retry_after + 0.999))).encode())]
+
+
+class GatewayShutdown(GatewayError):
+    """Raised in a request still running when the drain (`server.drain_seconds`) ends: a 503
+    before the response started, the SPEC 4.4 error event after."""
+
+    status = 503
+    type = "server_error"
+    code = "gateway_shutdown"
+    log_type = "gateway_shutdown"
 
 
 class DatabaseUnavailable(GatewayError):

@@ -28,6 +28,15 @@ class ServerConfig(Strict):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     # Not in the SPEC's example; SPEC 4.7 fixes 15 s, tests shorten it.
     keepalive_seconds: float = Field(default=15.0, gt=0)
+    # SIGTERM/SIGINT: in-flight requests get this long to finish (SPEC 4.8).
+    drain_seconds: float = Field(default=30.0, ge=0, le=86400)
+    # Per process; above it new requests get 503 overloaded. None: no limit.
+    max_inflight: int | None = Field(default=None, ge=1)
+    # Slow or oversized clients (not in the SPEC): a client gets this long to send its request
+    # line and headers (408 after), and its body (408), and this many header bytes (431).
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    max_header_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
 
 
 class DatabaseConfig(Strict):

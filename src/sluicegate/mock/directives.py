@@ -30,6 +30,8 @@ Unknown keys and malformed values are ignored. Without a directive the answer is
     reasoning_content=1  chat: each delta also has `reasoning_content: "g{i} "` (a value
                          already there, which a gateway copying reasoning must keep; combine
                          with reasoning=1 to test that); non-stream joins them
+    pad=N                chat: every content chunk's text also carries N "x" characters
+                         (a big stream from few chunks, for backpressure tests)
     tools=1              chat: a get_weather tool call with arguments '{"city": "Paris"}' and
                          finish_reason "tool_calls"; the stream sends the call's id and name
                          with empty arguments first, then the arguments in 3 pieces; these 4
@@ -89,6 +91,7 @@ class Directive:
     reasoning: bool = False
     reasoning_content: bool = False
     tools: bool = False
+    pad: int = 0
 
     def without_faults(self) -> Directive:
         """This directive once its `fail_times` budget is spent: timings kept, faults gone."""
@@ -115,6 +118,7 @@ _INT_KEYS = frozenset(
         "fail_times",
         "disconnect_after",
         "error_event_after",
+        "pad",
     }
 )
 _FLAG_KEYS = frozenset({"empty", "reset_before", "reasoning", "reasoning_content", "tools"})
@@ -257,7 +261,7 @@ def _chat_deltas(d: Directive) -> list[dict[str, Any]]:
             delta["reasoning"] = f"r{i} "
         if d.reasoning_content:
             delta["reasoning_content"] = f"g{i} "
-        delta["content"] = f"w{i} "
+        delta["content"] = f"w{i} " + "x" * d.pad if d.pad else f"w{i} "
         deltas.append(delta)
     return deltas
 

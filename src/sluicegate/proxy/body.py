@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 
-from ..errors import ClientDisconnected, InvalidJSON, RequestTooLarge
+from ..errors import ClientDisconnected, InvalidJSON, RequestTimeout, RequestTooLarge
 from ..types import Receive
 
 
-async def read_body(receive: Receive, limit: int, content_length: bytes | None) -> bytes:
+async def read_body(
+    receive: Receive, limit: int, content_length: bytes | None, seconds: float = 30.0
+) -> bytes:
+    """The whole body, within `limit` bytes and, past its first part, `seconds` (a
+    client trickling a body would otherwise hold a request slot for ever)."""
     if content_length is not None and content_length.isdigit() and int(content_length) > limit:
         raise RequestTooLarge(f"Request body exceeds the limit of {limit} bytes.")
     message = await receive()
@@ -21,6 +26,14 @@ async def read_body(receive: Receive, limit: int, content_length: bytes | None) 
         if len(body) > limit:
             raise RequestTooLarge(f"Request body exceeds the limit of {limit} bytes.")
         return body
+    try:
+        async with asyncio.timeout(seconds):
+            return await _read_rest(receive, limit, body)
+    except TimeoutError:
+        raise RequestTimeout(f"The request body was not received within {seconds:g}s.") from None
+
+
+async def _read_rest(receive: Receive, limit: int, body: bytes) -> bytes:
     parts = [body]
     size = len(body)
     while True:

@@ -23,6 +23,7 @@ class RequestContext:
         "client_ip",
         "client_wants_usage",
         "created_at",
+        "ended_by",
         "error",
         "info",
         "model",
@@ -35,6 +36,7 @@ class RequestContext:
         "request_text",
         "response_started",
         "response_text",
+        "sending_since",
         "started",
         "status",
         "stream",
@@ -65,6 +67,10 @@ class RequestContext:
         self.error: GatewayError | None = None
         self.response_started = False
         self.stream_done = False
+        # Set by `Inflight` when it cancels this request (drain over, client stalled).
+        self.ended_by: GatewayError | None = None
+        # loop.time() when a send to the client started and has not returned; 0.0 otherwise.
+        self.sending_since = 0.0
         # Detail logging only (users with detail_logging): bodies as text, stream capture.
         self.request_text: str | None = None
         self.response_text: str | None = None

@@ -106,10 +106,15 @@ class ProxyApp:
     async def _ready(self, headers: RequestHeaders, path: str, send: Send) -> None:
         ready = self.state.ready
         database = None
-        if ready and self.state.check_ready is not None:
-            database = await self.state.check_ready()
-            ready = database
-        status = "ready" if ready else ("starting" if database is None else "database_unavailable")
+        if self.state.inflight.draining:
+            ready, status = False, "draining"
+        else:
+            if ready and self.state.check_ready is not None:
+                database = await self.state.check_ready()
+                ready = database
+            status = (
+                "ready" if ready else ("starting" if database is None else "database_unavailable")
+            )
         body = orjson.dumps({"status": status})
         await send_json(send, 200 if ready else 503, body, new_request_id(headers.request_id))
 

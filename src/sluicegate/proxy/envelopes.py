@@ -13,6 +13,7 @@ def error_body(error: GatewayError) -> bytes:
 
 
 def error_frame(error: GatewayError) -> bytes:
-    """The one SSE event that ends a broken stream (SPEC 4.4); never followed by [DONE]."""
-    payload = {"error": {"message": error.message, "type": "upstream_error", "code": error.code}}
+    """The one SSE event that ends a broken stream (SPEC 4.4; `server_error` when a drain
+    ended it, SPEC 4.8); never followed by [DONE]."""
+    payload = {"error": {"message": error.message, "type": error.type, "code": error.code}}
     return b"data: " + orjson.dumps(payload) + b"\n\n"

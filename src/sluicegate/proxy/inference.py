@@ -15,6 +15,7 @@ from ..auth.principal import Principal
 from ..auth.resolver import key_from_headers
 from ..errors import (
     ClientDisconnected,
+    ClientStalled,
     GatewayError,
     InternalError,
     PermissionDenied,
@@ -32,7 +33,7 @@ from .endpoint import Endpoint
 from .headers import RequestHeaders
 from .replies import send_error, send_reply
 from .state import ProxyState
-from .streaming import relay
+from .streaming import end_frame, relay
 from .validation import wants_usage
 
 log = logging.getLogger("sluicegate.proxy")
@@ -47,13 +48,19 @@ async def handle(
     send: Send,
 ) -> None:
     watcher: DisconnectWatcher | None = None
+    inflight = state.inflight
+    admitted = False
     try:
         try:
             principal = state.keys.authenticate(
                 key_from_headers(headers.authorization, headers.x_api_key)
             )
             ctx.principal = principal
-            body = await read_body(receive, state.max_body_bytes, headers.content_length)
+            inflight.admit(ctx)
+            admitted = True
+            body = await read_body(
+                receive, state.max_body_bytes, headers.content_length, state.body_timeout_seconds
+            )
             ctx.request_bytes = len(body)
             if principal.detail_logging:
                 ctx.request_text = body_text(body)
@@ -92,9 +99,18 @@ async def handle(
                     watcher.stop()
                 await send_error(ctx, send, exc)
         except asyncio.CancelledError:
-            if watcher is None or not watcher.absorb():
+            if watcher is not None and watcher.absorb():
+                ctx.fail(ClientDisconnected("The client disconnected."))
+            elif ctx.ended_by is not None:
+                # Ours (Inflight): the drain is over, or the client stopped reading.
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                if watcher is not None:
+                    watcher.stop()
+                await _end_early(ctx, send, ctx.ended_by)
+            else:
                 raise
-            ctx.fail(ClientDisconnected("The client disconnected."))
         except Exception:
             log.exception("request %s failed", ctx.request_id)
             error = InternalError("Internal server error.")
@@ -102,10 +118,25 @@ async def handle(
             if not ctx.response_started:
                 await send_error(ctx, send, error)
     finally:
+        if admitted:
+            inflight.leave()
         if watcher is not None:
             watcher.stop()
         _settle_health(state, ctx)
         state.bus.publish(ctx.completion())
+
+
+async def _end_early(ctx: RequestContext, send: Send, error: GatewayError) -> None:
+    """Finish a request the gateway itself stopped: a JSON error if nothing was sent yet, the
+    SPEC 4.4 error event if a stream was under way; nothing to a client that stopped reading."""
+    ctx.fail(error)
+    if isinstance(error, ClientStalled):
+        return
+    if not ctx.response_started:
+        await send_error(ctx, send, error)
+    elif ctx.stream and not ctx.stream_done:
+        body = end_frame(ctx, error)
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def request_info(ctx: RequestContext, principal: Principal) -> RequestInfo:

@@ -9,6 +9,7 @@ from ..auth.resolver import KeyStore
 from ..hooks.bus import HookBus
 from ..routing.health import HealthBoard
 from ..routing.table import ModelTable
+from .inflight import Inflight
 
 
 @dataclass(slots=True)
@@ -19,6 +20,8 @@ class ProxyState:
     max_body_bytes: int
     keepalive_seconds: float
     detail_stream_mode: str = "compact"
+    body_timeout_seconds: float = 30.0
+    inflight: Inflight = field(default_factory=Inflight)
     health: HealthBoard = field(default_factory=HealthBoard)
     render_metrics: Callable[[], bytes] | None = None
     # Readiness beyond "started": the database answers.

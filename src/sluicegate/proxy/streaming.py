@@ -17,7 +17,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from ..errors import StreamBroken, StreamIdleTimeout, StreamTotalTimeout
+from ..errors import GatewayError, StreamBroken, StreamIdleTimeout, StreamTotalTimeout
 from ..providers.base import Chunk
 from ..providers.sse import DONE_FRAME, KEEPALIVE_FRAME
 from ..types import Headers, Send
@@ -44,17 +44,26 @@ async def relay(
     loop = asyncio.get_running_loop()
     # perf_counter and loop.time() are both monotonic; convert the attempt start once.
     total_deadline = loop.time() + timeouts.total - (time.perf_counter() - opened.first_at)
+
+    async def emit(body: bytes, more: bool = True) -> None:
+        # `sending_since` lets the Inflight watchdog find a client that stopped reading:
+        # send() blocks while the socket's buffer is full, which also stops our upstream reads,
+        # so backpressure reaches the upstream and nothing piles up in memory.
+        ctx.sending_since = loop.time()
+        await send({"type": "http.response.body", "body": body, "more_body": more})
+        ctx.sending_since = 0.0
+
     try:
         ctx.ttft = opened.first_at - ctx.started
         await _commit(ctx, send)
         if opened.first is None:
             before_end()
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await emit(b"", False)
             ctx.stream_done = True
             return
         payload = encode(ctx, opened.first)
         if payload:
-            await send({"type": "http.response.body", "body": payload, "more_body": True})
+            await emit(payload)
         last_event = last_sent = loop.time()
         while True:
             wake = min(last_event + timeouts.idle, total_deadline, last_sent + keepalive)
@@ -73,22 +82,20 @@ async def relay(
                         f"Backend '{opened.target.backend}' sent nothing for "
                         f"{timeouts.idle:g}s mid-stream."
                     ) from None
-                await send(
-                    {"type": "http.response.body", "body": KEEPALIVE_FRAME, "more_body": True}
-                )
+                await emit(KEEPALIVE_FRAME)
                 last_sent = now
                 continue
             if batch is None:
                 if ctx.capture is not None:
                     ctx.capture.add_frame(DONE_FRAME)
                 before_end()
-                await send({"type": "http.response.body", "body": DONE_FRAME, "more_body": False})
+                await emit(DONE_FRAME, False)
                 ctx.stream_done = True
                 return
             payload = encode(ctx, batch)
             last_event = loop.time()
             if payload:
-                await send({"type": "http.response.body", "body": payload, "more_body": True})
+                await emit(payload)
                 last_sent = last_event
     except StreamBroken as exc:
         ctx.fail(exc)
@@ -96,9 +103,17 @@ async def relay(
         if ctx.capture is not None:
             ctx.capture.add_frame(frame)
         before_end()
-        await send({"type": "http.response.body", "body": frame, "more_body": False})
+        await emit(frame, False)
     finally:
         await stream.aclose()
+
+
+def end_frame(ctx: RequestContext, error: GatewayError) -> bytes:
+    """The error event that ends a stream the gateway itself stops (drain over)."""
+    frame = error_frame(error)
+    if ctx.capture is not None:
+        ctx.capture.add_frame(frame)
+    return frame
 
 
 async def _commit(ctx: RequestContext, send: Send) -> None:
