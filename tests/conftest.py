@@ -3,6 +3,7 @@ at it with different timeouts and retry settings (see `gateway_config`)."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from sluicegate.config.schema import GatewayConfig
 from support import (
@@ -24,6 +26,10 @@ from support import (
     RunningGateway,
     free_port,
 )
+
+# The fuzz tests run with no example database (fixed seeds instead), but Hypothesis still keeps
+# caches in ./.hypothesis; not in the checkout.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "sluicegate-hypothesis")
 
 
 def gateway_config(mock_url: str, database_url: str) -> GatewayConfig:

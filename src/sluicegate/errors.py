@@ -45,6 +45,7 @@ Raised at the boundaries of our own dependencies (not request errors, never sent
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 
@@ -153,10 +154,18 @@ class ReadOnly(Conflict):
 
 
 class MethodNotAllowed(RequestError):
-    """Raised when a known path is called with the wrong HTTP method."""
+    """Raised when a known path is called with the wrong HTTP method; `allow` lists the methods
+    the path takes, sent as the `Allow` header a 405 must carry (RFC 9110 15.5.6)."""
 
     status = 405
     code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: Sequence[str]) -> None:
+        super().__init__(message)
+        self.allow = tuple(allow)
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"allow", ", ".join(self.allow).encode("latin-1"))]
 
 
 class RateLimited(RequestError):

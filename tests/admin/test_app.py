@@ -132,6 +132,11 @@ def test_unknown_path_and_wrong_method_use_the_error_shape(sqlite_server: AdminS
     wrong = httpx.patch(sqlite_server.url + "/admin/backends", headers=headers)
     assert wrong.status_code == 405
     assert error_of(wrong)["code"] == "method_not_allowed"
+    # GET and POST are two routes; Allow names the methods of both (RFC 9110 15.5.6).
+    assert wrong.headers["allow"] == "GET, POST"
+    item = httpx.request("TRACE", sqlite_server.url + "/admin/backends/x", headers=headers)
+    assert item.status_code == 405
+    assert item.headers["allow"] == "DELETE, GET, PUT"
 
 
 def test_reload_returns_the_runtime_summary(http: httpx.Client, runtime: FakeRuntime) -> None:

@@ -97,6 +97,12 @@ def test_validation_errors_name_the_field(http: httpx.Client, runtime: FakeRunti
         ({"name": "b", "type": "openai", "max_retries": 99}, "max_retries"),
         ({"name": "b", "type": "openai", "surprise": 1}, "surprise"),
         ({"name": "b", "type": "azure"}, None),  # a whole-object rule
+        # Bounds of what the catalog stores (names are VARCHAR(200)), and what no request
+        # could carry: each was a 500 from the database or the response encoder before.
+        ({"name": "b" * 201, "type": "openai"}, "name"),
+        ({"name": "b", "type": "openai", "cooldown": {"failures": 2**70}}, "cooldown.failures"),
+        ({"name": "b", "type": "openai", "headers": {"a b": "x"}}, "headers.a b.[key]"),
+        ({"name": "b", "type": "openai", "headers": {"x": "a\r\nb"}}, "headers.x"),
     ]
     for body, param in cases:
         response = http.post("/admin/backends", json=body)
@@ -105,6 +111,12 @@ def test_validation_errors_name_the_field(http: httpx.Client, runtime: FakeRunti
         assert error["type"] == "invalid_request_error"
         assert error["code"] == "invalid_request"
         assert error["param"] == param, (body, error)
+    infinite = http.post(
+        "/admin/backends",
+        content=b'{"name": "b", "type": "openai", "timeouts": {"total": 1e400}}',
+        headers={"content-type": "application/json"},
+    )
+    assert (infinite.status_code, error_of(infinite)["param"]) == (400, "timeouts.total")
     malformed = http.post(
         "/admin/backends", content=b"{nope", headers={"content-type": "application/json"}
     )

@@ -206,3 +206,24 @@ def test_a_null_column_reads_as_the_field_default(http: httpx.Client, server: Ad
     server.call(null_limits)  # a row from before the column existed
     assert http.get(f"/admin/users/{user['id']}").json()["model_limits"] == {}
     assert http.put(f"/admin/users/{user['id']}", json={"rpm": 3}).status_code == 200
+
+
+def test_numbers_and_names_past_what_the_catalog_stores_are_400s(http: httpx.Client) -> None:
+    """rpm/tpm are INTEGER columns (32-bit on PostgreSQL) and names VARCHAR(200): past them the
+    database refused the write, a 500. 1e400 parses as infinity, which no response can encode."""
+    cases: list[tuple[bytes, str]] = [
+        (b'{"name": "u", "rpm": 2147483648}', "rpm"),
+        (b'{"name": "u", "tpm": 123456789012345678901234567890123456789}', "tpm"),
+        (b'{"name": "u", "model_limits": {"m": {"rpm": -1}}}', "model_limits.m.rpm"),
+        (b'{"name": "u", "budget_usd": 1e400}', "budget_usd"),
+        (b'{"name": "u", "budget_usd": NaN}', "budget_usd"),
+        (b'{"name": "' + b"u" * 201 + b'"}', "name"),
+        (b'{"name": "u", "api_keys": [""]}', "api_keys[0]"),
+    ]
+    for body, param in cases:
+        response = http.post(
+            "/admin/users", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, (body, response.text)
+        assert error_of(response)["param"] == param, body
+    assert new_user(http, name="u" * 200, rpm=2**31 - 1)["rpm"] == 2**31 - 1

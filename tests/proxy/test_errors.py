@@ -484,6 +484,13 @@ def test_get_on_chat_completions_is_405(http: httpx.Client, tag: str) -> None:
     response = http.get(CHAT, headers={"x-request-id": tag})
     assert_error(response, 405, "invalid_request_error", "method_not_allowed")
     assert response.headers["x-request-id"] == tag
+    assert response.headers["allow"] == "POST"
+
+
+def test_post_on_models_is_405_with_allow(http: httpx.Client) -> None:
+    response = http.post("/v1/models", json={})
+    assert_error(response, 405, "invalid_request_error", "method_not_allowed")
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 @pytest.mark.parametrize("path", ["/v1/nope", "/", "/v2/chat/completions"])

@@ -1,6 +1,7 @@
 """Admin API (SPEC 5): the catalog and the request log over HTTP, for the master key only.
 
 - `app.py`          build_admin_app(runtime): routers, error handlers, OpenAPI at /docs
+- `openapi.py`      the OpenAPI document with the error statuses the API really answers
 - `runtime.py`      AdminRuntime, what the composition root must provide
 - `auth.py`         master-key guard in front of every /admin path
 - `errors.py`       admin error kinds, storage error mapping, the error JSON

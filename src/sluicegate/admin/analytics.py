@@ -1,15 +1,19 @@
 """/admin/analytics: the request log, filtered and paged newest first, and usage totals.
 
-Times in `since`/`until` are ISO-8601 (a date, or a date-time; no offset means UTC) or unix
-seconds; ranges are half-open, `since <= created_at < until`.
+Times in `since`/`until` are an RFC 3339 date-time (the offset may be left out: UTC), a date
+(its midnight, UTC) or unix seconds; an empty value is no bound. Ranges are half-open,
+`since <= created_at < until`. The OpenAPI schema states exactly these forms (`TIME_SCHEMA`)
+and `parse_time` accepts nothing else, so the two cannot drift apart unnoticed.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import WithJsonSchema
 from sqlalchemy import select
 
 from ..errors import InvalidRequest
@@ -19,28 +23,49 @@ from ..storage.tables import request_logs
 from .crud import Row, found
 from .routing import AdminRoute
 from .runtime import Runtime
-from .schemas import RequestDetail, RequestPage, UsageReport
+from .schemas import RequestDetail, RequestPage, UsageReport, errors
 
 router = APIRouter(prefix="/admin/analytics", tags=["analytics"], route_class=AdminRoute)
 
-TIME_HELP = "ISO-8601 (UTC unless an offset is given) or unix seconds."
+TIME_HELP = "RFC 3339 date-time (UTC unless an offset is given), a date, or unix seconds."
+
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_LOCAL_DATE_TIME = _DATE + r"[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+_UNIX_SECONDS = r"[0-9]{1,11}(\.[0-9]{1,6})?"
+_TIME = re.compile(rf"{_LOCAL_DATE_TIME}([Zz]|[+-][0-9]{{2}}:[0-9]{{2}})?|{_DATE}|{_UNIX_SECONDS}")
+TIME_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "pattern": f"^{_LOCAL_DATE_TIME}$", "description": "no offset: UTC"},
+        {"type": "string", "format": "date"},
+        {"type": "string", "pattern": f"^{_UNIX_SECONDS}$", "description": "unix seconds"},
+        {"type": "string", "maxLength": 0, "description": "no bound"},
+    ]
+}
+TimeParam = Annotated[str | None, WithJsonSchema(TIME_SCHEMA), Query(description=TIME_HELP)]
+# Filters compare with stored names and ids; nothing longer can match.
+FILTER_MAX = 200
+# SQLite and PostgreSQL take a 64-bit OFFSET; a larger one would fail in the driver (a 500).
+OFFSET_MAX = 2**63 - 1
 
 
 def parse_time(value: str | None, param: str) -> datetime | None:
-    """`value` as an aware UTC datetime; 400 naming `param` when it is neither form."""
+    """`value` as an aware UTC datetime; 400 naming `param` unless it has a `TIME_SCHEMA` form
+    that is a real time (no 2030-02-30, no year past 9999 once moved to UTC)."""
     if value is None or value == "":
         return None
     try:
-        return datetime.fromtimestamp(float(value), UTC)
+        if _TIME.fullmatch(value) is None:
+            raise ValueError(value)
+        if re.fullmatch(_UNIX_SECONDS, value):
+            return datetime.fromtimestamp(float(value), UTC)
+        parsed = datetime.fromisoformat(value.upper())
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
-        pass
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
         raise InvalidRequest(
-            f"{param}: expected ISO-8601 or unix seconds, got '{value[:40]}'", param=param
+            f"{param}: expected an RFC 3339 date-time, a date or unix seconds, got '{value[:40]}'",
+            param=param,
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def time_range(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
@@ -67,15 +92,17 @@ async def row_by_request_id(db: Database, request_id: str) -> Row | None:
 async def list_requests(
     runtime: Runtime,
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
-    user_id: str | None = None,
-    model: str | None = Query(None, description="The model as the client asked for it."),
-    backend: str | None = None,
-    status_code: int | None = None,
-    error_type: str | None = None,
+    offset: int = Query(0, ge=0, le=OFFSET_MAX),
+    user_id: str | None = Query(None, max_length=FILTER_MAX),
+    model: str | None = Query(
+        None, max_length=FILTER_MAX, description="The model as the client asked for it."
+    ),
+    backend: str | None = Query(None, max_length=FILTER_MAX),
+    status_code: int | None = Query(None, ge=100, le=599),
+    error_type: str | None = Query(None, max_length=FILTER_MAX),
     stream: bool | None = None,
-    since: str | None = Query(None, description=TIME_HELP),
-    until: str | None = Query(None, description=TIME_HELP),
+    since: TimeParam = None,
+    until: TimeParam = None,
     detail_logged: bool | None = Query(None, alias="detailLogged"),
 ) -> dict[str, Any]:
     """Rows without bodies, newest first, and `total`, the count of all matching rows."""
@@ -97,7 +124,12 @@ async def list_requests(
     return {"rows": rows, "total": total}
 
 
-@router.get("/requests/{row_id}", response_model=RequestDetail, summary="One logged request")
+@router.get(
+    "/requests/{row_id}",
+    response_model=RequestDetail,
+    summary="One logged request",
+    responses=errors(404),
+)
 async def get_request(row_id: str, runtime: Runtime) -> dict[str, Any]:
     """By row id, or by the request's `x-request-id` (its newest row) when that is no row id.
     `request_body`/`response_body` are text, null unless the user has detail logging."""
@@ -114,8 +146,8 @@ async def usage(
     group_by: Literal["user", "model", "backend", "day"] = Query(
         description="user (id), model (as asked for), backend, or UTC day."
     ),
-    since: str | None = Query(None, description=TIME_HELP),
-    until: str | None = Query(None, description=TIME_HELP),
+    since: TimeParam = None,
+    until: TimeParam = None,
 ) -> dict[str, Any]:
     """Requests, errors, tokens and cost per group, ordered by group (no group last)."""
     start, end = time_range(since, until)

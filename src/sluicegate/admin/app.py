@@ -19,8 +19,10 @@ from .. import __version__
 from ..errors import GatewayError
 from . import analytics, backends, keys, models, permissions, reload, users
 from .auth import MasterKeyGuard, api_key_header, bearer
+from .openapi import document_errors
 from .routing import respond_to
 from .runtime import AdminRuntime
+from .schemas import errors
 
 DESCRIPTION = """\
 Manage the catalog (backends, models, users, API keys, permissions) and read the request log.
@@ -31,7 +33,8 @@ Lists are returned as `{"data": [...]}`. Errors are
 `{"error": {"message", "type", "code", "param"}}`: 400 `invalid_request` (with `param`, the
 field path), 401 `invalid_api_key`, 404 `not_found`, 409 `conflict` (name taken, entity still
 in use) or `read_only` (the entity comes from the config file: change the file and reload),
-503 `database_unavailable`.
+405 `method_not_allowed` (with an `Allow` header), 503 `database_unavailable`. Every status an
+operation can answer is listed under it, with this error body.
 """
 
 TAGS = [
@@ -58,7 +61,8 @@ def build_admin_app(runtime: AdminRuntime) -> FastAPI:
     app.state.runtime = runtime
     security = [Security(bearer), Security(api_key_header)]
     for module in (backends, models, users, keys, permissions, analytics, reload):
-        app.include_router(module.router, dependencies=security)
+        app.include_router(module.router, dependencies=security, responses=errors(401, 503))
+    document_errors(app)
 
     # Route-level errors are answered by AdminRoute; these cover what happens before a route
     # is chosen (no such path, wrong method) and anything that slips past it.

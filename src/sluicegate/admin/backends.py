@@ -18,7 +18,7 @@ from .crud import Row, changed, deleted, found, stored_fields, validated, writab
 from .errors import storage_errors
 from .routing import AdminRoute
 from .runtime import Runtime
-from .schemas import BackendOut, BackendUpdate, DataList, Deleted, merge
+from .schemas import BackendOut, BackendUpdate, DataList, Deleted, errors, merge
 
 router = APIRouter(prefix="/admin/backends", tags=["backends"], route_class=AdminRoute)
 
@@ -75,7 +75,13 @@ async def list_backends(runtime: Runtime) -> dict[str, Any]:
     return {"data": [present(row) for row in await catalog.list_backends(runtime.db)]}
 
 
-@router.post("", status_code=201, response_model=BackendOut, summary="Create a backend")
+@router.post(
+    "",
+    status_code=201,
+    response_model=BackendOut,
+    summary="Create a backend",
+    responses=errors(409),
+)
 async def create_backend(body: BackendConfig, runtime: Runtime) -> dict[str, Any]:
     """Takes the fields of a `backends:` entry of the config file."""
     with storage_errors(f"A backend named '{body.name}' already exists."):
@@ -84,12 +90,19 @@ async def create_backend(body: BackendConfig, runtime: Runtime) -> dict[str, Any
     return present(row)
 
 
-@router.get("/{backend_id}", response_model=BackendOut, summary="Get a backend")
+@router.get(
+    "/{backend_id}", response_model=BackendOut, summary="Get a backend", responses=errors(404)
+)
 async def get_backend(backend_id: str, runtime: Runtime) -> dict[str, Any]:
     return present(found(await catalog.get_backend(runtime.db, backend_id), "backend", backend_id))
 
 
-@router.put("/{backend_id}", response_model=BackendOut, summary="Update a backend")
+@router.put(
+    "/{backend_id}",
+    response_model=BackendOut,
+    summary="Update a backend",
+    responses=errors(404, 409),
+)
 async def update_backend(backend_id: str, body: BackendUpdate, runtime: Runtime) -> dict[str, Any]:
     """Partial: omitted fields keep their value; the result is validated as a whole."""
     db = runtime.db
@@ -114,7 +127,12 @@ async def update_backend(backend_id: str, body: BackendUpdate, runtime: Runtime)
     return present(updated)
 
 
-@router.delete("/{backend_id}", response_model=Deleted, summary="Delete a backend")
+@router.delete(
+    "/{backend_id}",
+    response_model=Deleted,
+    summary="Delete a backend",
+    responses=errors(404, 409),
+)
 async def delete_backend(backend_id: str, runtime: Runtime) -> dict[str, Any]:
     """Also removes the permissions that grant it. Refused while a model routes to it."""
     db = runtime.db

@@ -20,7 +20,7 @@ from .crud import Row, changed, deleted, found, validated, writable
 from .errors import storage_errors
 from .routing import AdminRoute
 from .runtime import Runtime
-from .schemas import DataList, Deleted, ModelOut, ModelUpdate, merge
+from .schemas import DataList, Deleted, ModelOut, ModelUpdate, errors, merge
 
 router = APIRouter(prefix="/admin/models", tags=["models"], route_class=AdminRoute)
 
@@ -84,7 +84,9 @@ async def list_models(runtime: Runtime) -> dict[str, Any]:
     return {"data": [present(row) for row in await catalog.list_models(runtime.db)]}
 
 
-@router.post("", status_code=201, response_model=ModelOut, summary="Create a model")
+@router.post(
+    "", status_code=201, response_model=ModelOut, summary="Create a model", responses=errors(409)
+)
 async def create_model(body: ModelConfig, runtime: Runtime) -> dict[str, Any]:
     """Takes the fields of a `models:` entry of the config file."""
     await check_references(runtime.db, body)
@@ -94,12 +96,17 @@ async def create_model(body: ModelConfig, runtime: Runtime) -> dict[str, Any]:
     return present(row)
 
 
-@router.get("/{model_id}", response_model=ModelOut, summary="Get a model")
+@router.get("/{model_id}", response_model=ModelOut, summary="Get a model", responses=errors(404))
 async def get_model(model_id: str, runtime: Runtime) -> dict[str, Any]:
     return present(found(await catalog.get_model(runtime.db, model_id), "model", model_id))
 
 
-@router.put("/{model_id}", response_model=ModelOut, summary="Update a model")
+@router.put(
+    "/{model_id}",
+    response_model=ModelOut,
+    summary="Update a model",
+    responses=errors(404, 409),
+)
 async def update_model(model_id: str, body: ModelUpdate, runtime: Runtime) -> dict[str, Any]:
     """Partial: omitted fields keep their value (`pricing` merges key by key); the result is
     validated as a whole, references included."""
@@ -119,7 +126,12 @@ async def update_model(model_id: str, body: ModelUpdate, runtime: Runtime) -> di
     return present(updated)
 
 
-@router.delete("/{model_id}", response_model=Deleted, summary="Delete a model")
+@router.delete(
+    "/{model_id}",
+    response_model=Deleted,
+    summary="Delete a model",
+    responses=errors(404, 409),
+)
 async def delete_model(model_id: str, runtime: Runtime) -> dict[str, Any]:
     """Refused while another model falls back to it."""
     db = runtime.db

@@ -14,7 +14,7 @@ from .crud import changed, deleted, found
 from .errors import storage_errors
 from .routing import AdminRoute
 from .runtime import Runtime
-from .schemas import DataList, Deleted, PermissionIn, PermissionOut, PermissionUpdate
+from .schemas import DataList, Deleted, PermissionIn, PermissionOut, PermissionUpdate, errors
 
 router = APIRouter(prefix="/admin/permissions", tags=["permissions"], route_class=AdminRoute)
 
@@ -44,7 +44,13 @@ async def list_permissions(
     return {"data": await catalog.list_permissions(runtime.db, user_id)}
 
 
-@router.post("", status_code=201, response_model=PermissionOut, summary="Grant a permission")
+@router.post(
+    "",
+    status_code=201,
+    response_model=PermissionOut,
+    summary="Grant a permission",
+    responses=errors(409),
+)
 async def create_permission(body: PermissionIn, runtime: Runtime) -> dict[str, Any]:
     """`{"user_id", "backend_id"}` or `{"user_id", "model": "gpt-4o*"}`."""
     grant = await checked(runtime.db, body.model_dump())
@@ -54,13 +60,23 @@ async def create_permission(body: PermissionIn, runtime: Runtime) -> dict[str, A
     return row
 
 
-@router.get("/{permission_id}", response_model=PermissionOut, summary="Get a permission")
+@router.get(
+    "/{permission_id}",
+    response_model=PermissionOut,
+    summary="Get a permission",
+    responses=errors(404),
+)
 async def get_permission(permission_id: str, runtime: Runtime) -> dict[str, Any]:
     row = await catalog.get_permission(runtime.db, permission_id)
     return found(row, "permission", permission_id)
 
 
-@router.put("/{permission_id}", response_model=PermissionOut, summary="Update a permission")
+@router.put(
+    "/{permission_id}",
+    response_model=PermissionOut,
+    summary="Update a permission",
+    responses=errors(404, 409),
+)
 async def update_permission(
     permission_id: str, body: PermissionUpdate, runtime: Runtime
 ) -> dict[str, Any]:
@@ -79,7 +95,12 @@ async def update_permission(
     return updated
 
 
-@router.delete("/{permission_id}", response_model=Deleted, summary="Revoke a permission")
+@router.delete(
+    "/{permission_id}",
+    response_model=Deleted,
+    summary="Revoke a permission",
+    responses=errors(404),
+)
 async def delete_permission(permission_id: str, runtime: Runtime) -> dict[str, Any]:
     if not await catalog.delete_permission(runtime.db, permission_id):
         found(None, "permission", permission_id)

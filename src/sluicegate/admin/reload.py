@@ -10,11 +10,12 @@ from ..config import ConfigError
 from ..errors import InvalidRequest
 from .routing import AdminRoute
 from .runtime import Runtime
+from .schemas import errors
 
 router = APIRouter(prefix="/admin", tags=["config"], route_class=AdminRoute)
 
 
-@router.post("/reload", summary="Re-read the config file")
+@router.post("/reload", summary="Re-read the config file", responses=errors(400))
 async def reload_config(runtime: Runtime) -> dict[str, Any]:
     """Re-reads the config file and applies it at once; config-sourced backends, models and
     users are replaced by the file's. An invalid file changes nothing and gets a 400 listing

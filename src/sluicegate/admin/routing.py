@@ -15,6 +15,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from ..errors import (
     Conflict,
@@ -52,10 +53,27 @@ def http_error(status: int, request: Request) -> GatewayError:
     if status == 404:
         return NotFound(f"No such path: {request.method} {request.url.path}.")
     if status == 405:
-        return MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}.")
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+        return MethodNotAllowed(message, allow=allowed_methods(request))
     if status >= 500:
         return InternalError("internal error")
     return _StatusError(status, "The request could not be processed.")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path. Starlette's own 405 names only the methods
+    of the first route whose path matched, but GET and POST /admin/backends are two routes."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 
 
 class _StatusError(RequestError):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ..config.schema import BackendConfig, ModelConfig, UserConfig
+from ..config.schema import NAME_MAX, BackendConfig, ModelConfig, UserConfig
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ def partial(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
         optional.default_factory = None
         annotation: Any = info.annotation
         fields[field_name] = (annotation | None, optional)
-    config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, allow_inf_nan=False)
     built: type[BaseModel] = create_model(name, __config__=config, __doc__=doc, **fields)
     return built
 
@@ -159,14 +159,34 @@ class UserCreated(UserOut):
     api_key: str = Field(description="The generated API key; store it now, it is not kept.")
 
 
+ID_MAX = 32  # catalog ids are 32 hex digits (storage/tables.py `_id`)
+
+# "Exactly one of backend_id or model" in JSON Schema: one of them is a string and the other
+# absent or null. `permissions.checked` refuses anything else with a 400 naming the field.
+_ONE_GRANT: dict[str, Any] = {
+    "oneOf": [
+        {
+            "required": ["backend_id"],
+            "properties": {"backend_id": {"type": "string"}, "model": {"type": "null"}},
+        },
+        {
+            "required": ["model"],
+            "properties": {"model": {"type": "string"}, "backend_id": {"type": "null"}},
+        },
+    ]
+}
+
+
 class PermissionIn(BaseModel):
     """A grant: `backend_id` (every model of that backend) or `model` (a glob), exactly one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_GRANT)
 
-    user_id: str = Field(min_length=1)
-    backend_id: str | None = Field(default=None, min_length=1)
-    model: str | None = Field(default=None, min_length=1, description='A glob, e.g. "gpt-4o*".')
+    user_id: str = Field(min_length=1, max_length=ID_MAX)
+    backend_id: str | None = Field(default=None, min_length=1, max_length=ID_MAX)
+    model: str | None = Field(
+        default=None, min_length=1, max_length=NAME_MAX, description='A glob, e.g. "gpt-4o*".'
+    )
 
 
 class PermissionUpdate(BaseModel):
@@ -174,9 +194,9 @@ class PermissionUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str | None = Field(default=None, min_length=1)
-    backend_id: str | None = Field(default=None, min_length=1)
-    model: str | None = Field(default=None, min_length=1)
+    user_id: str | None = Field(default=None, min_length=1, max_length=ID_MAX)
+    backend_id: str | None = Field(default=None, min_length=1, max_length=ID_MAX)
+    model: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
 
 
 class PermissionOut(BaseModel):
@@ -185,6 +205,41 @@ class PermissionOut(BaseModel):
     backend_id: str | None
     model: str | None
     created_at: datetime
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str = Field(description="invalid_request_error, authentication_error or api_error.")
+    code: str | None = Field(
+        description="invalid_request, invalid_json, invalid_api_key, not_found, "
+        "method_not_allowed, conflict, read_only or database_unavailable."
+    )
+    param: str | None = Field(description="The field path of a 400, e.g. targets[0].backend.")
+
+
+class ErrorBody(BaseModel):
+    """Every admin error: `{"error": {"message", "type", "code", "param"}}`."""
+
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid request: a parameter or body field (`param`) is invalid, or the change is "
+    "refused (an unknown reference).",
+    401: "No master key, or the wrong one.",
+    404: "No entity with this id.",
+    409: "`conflict`: a name is taken or the entity is still in use; `read_only`: the entity "
+    "comes from the config file.",
+    503: "`database_unavailable`: the database cannot be reached; try again later.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each with the error body's schema."""
+    return {
+        status: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[status]}
+        for status in statuses
+    }
 
 
 class Deleted(BaseModel):

@@ -35,7 +35,17 @@ from .crud import (
 )
 from .routing import AdminRoute
 from .runtime import Runtime
-from .schemas import DataList, Deleted, KeyCreated, KeyOut, UserCreated, UserOut, UserUpdate, merge
+from .schemas import (
+    DataList,
+    Deleted,
+    KeyCreated,
+    KeyOut,
+    UserCreated,
+    UserOut,
+    UserUpdate,
+    errors,
+    merge,
+)
 
 router = APIRouter(prefix="/admin/users", tags=["users"], route_class=AdminRoute)
 
@@ -118,7 +128,13 @@ async def list_users(runtime: Runtime) -> dict[str, Any]:
     return {"data": [present(user, keys[user["id"]]) for user in users]}
 
 
-@router.post("", status_code=201, response_model=UserCreated, summary="Create a user")
+@router.post(
+    "",
+    status_code=201,
+    response_model=UserCreated,
+    summary="Create a user",
+    responses=errors(409),
+)
 async def create_user(body: UserConfig, runtime: Runtime) -> dict[str, Any]:
     """Takes the fields of a `users:` entry of the config file and creates one API key,
     returned as `api_key` in this response only. Keys given in `api_keys` are stored too."""
@@ -135,13 +151,18 @@ async def create_user(body: UserConfig, runtime: Runtime) -> dict[str, Any]:
     return {**present(user, added), "api_key": api_key}
 
 
-@router.get("/{user_id}", response_model=UserOut, summary="Get a user")
+@router.get("/{user_id}", response_model=UserOut, summary="Get a user", responses=errors(404))
 async def get_user(user_id: str, runtime: Runtime) -> dict[str, Any]:
     user = found(await catalog.get_user(runtime.db, user_id), "user", user_id)
     return present(user, await catalog.list_keys(runtime.db, user_id))
 
 
-@router.put("/{user_id}", response_model=UserOut, summary="Update a user")
+@router.put(
+    "/{user_id}",
+    response_model=UserOut,
+    summary="Update a user",
+    responses=errors(404, 409),
+)
 async def update_user(user_id: str, body: UserUpdate, runtime: Runtime) -> dict[str, Any]:
     """Partial: omitted fields keep their value. Keys in `api_keys` are added (stored hashed);
     keys the user already has are left alone."""
@@ -162,7 +183,12 @@ async def update_user(user_id: str, body: UserUpdate, runtime: Runtime) -> dict[
     return present(updated, await catalog.list_keys(db, user_id))
 
 
-@router.delete("/{user_id}", response_model=Deleted, summary="Delete a user")
+@router.delete(
+    "/{user_id}",
+    response_model=Deleted,
+    summary="Delete a user",
+    responses=errors(404, 409),
+)
 async def delete_user(user_id: str, runtime: Runtime) -> dict[str, Any]:
     """Also deletes the user's keys and permissions."""
     row = found(await catalog.get_user(runtime.db, user_id), "user", user_id)
@@ -173,7 +199,12 @@ async def delete_user(user_id: str, runtime: Runtime) -> dict[str, Any]:
     return deleted(user_id)
 
 
-@router.get("/{user_id}/keys", response_model=DataList[KeyOut], summary="List a user's keys")
+@router.get(
+    "/{user_id}/keys",
+    response_model=DataList[KeyOut],
+    summary="List a user's keys",
+    responses=errors(404),
+)
 async def list_user_keys(user_id: str, runtime: Runtime) -> dict[str, Any]:
     """Revoked keys included; never the key itself, only its prefix."""
     found(await catalog.get_user(runtime.db, user_id), "user", user_id)
@@ -181,7 +212,11 @@ async def list_user_keys(user_id: str, runtime: Runtime) -> dict[str, Any]:
 
 
 @router.post(
-    "/{user_id}/keys", status_code=201, response_model=KeyCreated, summary="Add an API key"
+    "/{user_id}/keys",
+    status_code=201,
+    response_model=KeyCreated,
+    summary="Add an API key",
+    responses=errors(404),
 )
 async def create_user_key(user_id: str, runtime: Runtime) -> dict[str, Any]:
     """A new key for the user (config users too: keys made here are the API's). `api_key` is

@@ -6,19 +6,39 @@ so that `check-config` reports them with the same path-style names as field erro
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Bounds of what the catalog stores (storage/tables.py; the admin API takes these models as
+# bodies): names are VARCHAR(200) and counts INTEGER, 32-bit on PostgreSQL. A value past them
+# would fail in the database, as a 500; here it is a 400 naming the field, and the admin API's
+# OpenAPI schema shows the bound. Free text (URLs, credentials) gets a generous bound too.
+NAME_MAX = 200
+TEXT_MAX = 4096
+INT_MAX = 2**31 - 1
+
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
+Text = Annotated[str, Field(max_length=TEXT_MAX)]
+# RFC 9110 field names (tokens) and values (no CR, LF or NUL): anything else breaks every
+# request sent to the backend.
+HeaderName = Annotated[
+    str, Field(min_length=1, max_length=NAME_MAX, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+]
+HeaderValue = Annotated[str, Field(max_length=TEXT_MAX, pattern=r"^[^\r\n\x00]*$")]
 
 
 class Strict(BaseModel):
     """Base for every config section: unknown keys are errors.
 
     Lax coercion stays on because `${PORT:-4100}` arrives as the string "4100"; numbers become
-    strings where a string is expected (a numeric key in `api_keys` is still a key).
+    strings where a string is expected (a numeric key in `api_keys` is still a key). Infinity
+    and NaN are refused (JSON's 1e400 parses as infinity, which no response could encode).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, coerce_numbers_to_str=True, allow_inf_nan=False
+    )
 
 
 class ServerConfig(Strict):
@@ -70,7 +90,7 @@ class Timeouts(Strict):
 
 
 class Cooldown(Strict):
-    failures: int = Field(default=3, ge=1)
+    failures: int = Field(default=3, ge=1, le=INT_MAX)
     seconds: float = Field(default=30.0, ge=0)
 
 
@@ -78,17 +98,17 @@ BackendType = Literal["openai", "anthropic", "gemini", "azure", "demo"]
 
 
 class BackendConfig(Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=r"^[A-Za-z0-9_.\-]+$")
     type: BackendType
-    base_url: str | None = None
-    api_key: str | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    base_url: Text | None = None
+    api_key: Text | None = None
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
     responses: Literal["translate", "native"] = "translate"
     timeouts: Timeouts = Field(default_factory=Timeouts)
     max_retries: int = Field(default=2, ge=0, le=10)
     cooldown: Cooldown = Field(default_factory=Cooldown)
     # Optional list of upstream model names, shown in /v1/models as "<backend>/<model>".
-    models: list[str] = Field(default_factory=list)
+    models: list[Name] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _base_url_needed(self) -> BackendConfig:
@@ -112,8 +132,8 @@ _DEFAULT_BASE_URLS = {
 
 
 class TargetConfig(Strict):
-    backend: str
-    model: str = Field(min_length=1)
+    backend: Name
+    model: Name
     weight: float = Field(default=1.0, gt=0)
 
 
@@ -126,28 +146,31 @@ Strategy = Literal["weighted", "round_robin", "least_busy", "lowest_latency"]
 
 
 class ModelConfig(Strict):
-    name: str = Field(min_length=1)
+    name: Name
     targets: list[TargetConfig] = Field(min_length=1)
     strategy: Strategy = "weighted"
-    fallbacks: list[str] = Field(default_factory=list)
+    fallbacks: list[Name] = Field(default_factory=list)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
 
 
 class ModelLimit(Strict):
-    rpm: int | None = Field(default=None, ge=0)
-    tpm: int | None = Field(default=None, ge=0)
+    rpm: int | None = Field(default=None, ge=0, le=INT_MAX)
+    tpm: int | None = Field(default=None, ge=0, le=INT_MAX)
 
 
 class UserConfig(Strict):
-    name: str = Field(min_length=1)
-    api_keys: list[str] = Field(default_factory=list)
-    models: list[str] = Field(default_factory=list)
-    rpm: int | None = Field(default=None, ge=0)
-    tpm: int | None = Field(default=None, ge=0)
+    name: Name
+    # The loader drops empty keys (an unset ${VAR}) before validation, with a warning.
+    api_keys: list[Annotated[str, Field(min_length=1, max_length=TEXT_MAX)]] = Field(
+        default_factory=list
+    )
+    models: list[Name] = Field(default_factory=list)
+    rpm: int | None = Field(default=None, ge=0, le=INT_MAX)
+    tpm: int | None = Field(default=None, ge=0, le=INT_MAX)
     budget_usd: float | None = Field(default=None, ge=0)
     budget_period: Literal["day", "week", "month"] = "month"
     # Per model name (as clients ask for it), limits on top of the user's own.
-    model_limits: dict[str, ModelLimit] = Field(default_factory=dict)
+    model_limits: dict[Name, ModelLimit] = Field(default_factory=dict)
     detail_logging: bool = False
     copy_reasoning_to_reasoning_content: bool = False
 

@@ -65,7 +65,8 @@ class ProxyApp:
             headers = RequestHeaders(scope["headers"])
             ctx = RequestContext(new_request_id(headers.request_id), path, client_ip(scope))
             if method != "POST":
-                return await self._error(send, ctx.request_id, _method_error(method, path))
+                error = _method_error(method, path, _POST)
+                return await self._error(send, ctx.request_id, error)
             return await inference.handle(self.state, endpoint, ctx, headers, receive, send)
         handler = self._get.get(path)
         if handler is None and path.startswith(("/v1/models/", "/models/")):
@@ -74,7 +75,7 @@ class ProxyApp:
             headers = RequestHeaders(scope["headers"])
             request_id = new_request_id(headers.request_id)
             if method not in ("GET", "HEAD"):
-                return await self._error(send, request_id, _method_error(method, path))
+                return await self._error(send, request_id, _method_error(method, path, _GET))
             try:
                 return await handler(headers, path, send)
             except GatewayError as exc:
@@ -146,5 +147,9 @@ class ProxyApp:
         await send_json(send, 200, body, new_request_id(headers.request_id))
 
 
-def _method_error(method: str, path: str) -> GatewayError:
-    return MethodNotAllowed(f"Method {method} is not allowed on {path}.")
+_POST = ("POST",)
+_GET = ("GET", "HEAD")
+
+
+def _method_error(method: str, path: str, allow: tuple[str, ...]) -> GatewayError:
+    return MethodNotAllowed(f"Method {method} is not allowed on {path}.", allow=allow)
