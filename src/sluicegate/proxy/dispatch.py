@@ -19,6 +19,7 @@ from .embeddings import EMBEDDINGS
 from .endpoint import Endpoint
 from .envelopes import error_body
 from .headers import RequestHeaders
+from .messages import COUNT_TOKENS, MESSAGES
 from .replies import send_json
 from .state import ProxyState
 
@@ -27,6 +28,8 @@ for _prefix in ("/v1", ""):
     _INFERENCE[_prefix + "/chat/completions"] = CHAT
     _INFERENCE[_prefix + "/completions"] = COMPLETIONS
     _INFERENCE[_prefix + "/embeddings"] = EMBEDDINGS
+    _INFERENCE[_prefix + "/messages"] = MESSAGES
+    _INFERENCE[_prefix + "/messages/count_tokens"] = COUNT_TOKENS
 
 
 def new_request_id(given: bytes | None) -> str:
@@ -65,7 +68,9 @@ class ProxyApp:
             headers = RequestHeaders(scope["headers"])
             ctx = RequestContext(new_request_id(headers.request_id), path, client_ip(scope))
             if method != "POST":
-                return await self._error(send, ctx.request_id, _method_error(method, path))
+                error = _method_error(method, path)
+                body = endpoint.error_body(error)
+                return await send_json(send, error.status_code, body, ctx.request_id)
             return await inference.handle(self.state, endpoint, ctx, headers, receive, send)
         handler = self._get.get(path)
         if handler is None and path.startswith(("/v1/models/", "/models/")):

@@ -33,7 +33,6 @@ from .headers import RequestHeaders
 from .replies import send_error, send_reply
 from .state import ProxyState
 from .streaming import relay
-from .validation import wants_usage
 
 log = logging.getLogger("sluicegate.proxy")
 
@@ -60,8 +59,8 @@ async def handle(
             request = parse_object(body)
             ctx.model, ctx.stream = endpoint.validate(request)
             if ctx.stream and principal.detail_logging:
-                ctx.capture = StreamCapture(state.detail_stream_mode)
-            ctx.client_wants_usage = wants_usage(request)
+                ctx.capture = StreamCapture(state.detail_stream_mode, endpoint.compact)
+            ctx.client_wants_usage = endpoint.wants_usage(request)
             table = state.table
             route = table.resolve(ctx.model)
             if not may_use(principal, ctx.model):
@@ -72,9 +71,7 @@ async def handle(
             if state.bus.has_before:
                 await state.bus.before(info)
             watcher = DisconnectWatcher(receive)
-            result = await engine.run(
-                ctx, table, route, endpoint.op, request, endpoint.prepare, state.health
-            )
+            result = await engine.run(ctx, table, route, request, endpoint.prepare, state.health)
             if isinstance(result, Reply):
                 payload = endpoint.finish_reply(ctx, result)
                 if principal.detail_logging:
@@ -82,15 +79,13 @@ async def handle(
                 watcher.stop()
                 await send_reply(ctx, send, payload)
             else:
-                await relay(
-                    ctx, result, send, endpoint.encode_chunks, state.keepalive_seconds, watcher.stop
-                )
+                await relay(ctx, result, send, endpoint, state.keepalive_seconds, watcher.stop)
         except GatewayError as exc:
             ctx.fail(exc)
             if not ctx.response_started:
                 if watcher is not None:
                     watcher.stop()
-                await send_error(ctx, send, exc)
+                await send_error(ctx, send, exc, endpoint.error_body)
         except asyncio.CancelledError:
             if watcher is None or not watcher.absorb():
                 raise
@@ -100,7 +95,7 @@ async def handle(
             error = InternalError("Internal server error.")
             ctx.fail(error)
             if not ctx.response_started:
-                await send_error(ctx, send, error)
+                await send_error(ctx, send, error, endpoint.error_body)
     finally:
         if watcher is not None:
             watcher.stop()
