@@ -52,6 +52,8 @@ def end_with_done(ctx: RequestContext) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
+    """One front-door API family; the defaults are OpenAI's (envelope, `[DONE]`, compact)."""
+
     validate: Callable[[dict[str, Any]], tuple[str, bool]]
     prepare: Prepare
     finish_reply: Callable[[RequestContext, Reply], bytes]
