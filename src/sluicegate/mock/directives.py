@@ -36,6 +36,8 @@ Unknown keys and malformed values are ignored. Without a directive the answer is
                          finish_reason "tool_calls"; the stream sends the call's id and name
                          with empty arguments first, then the arguments in 3 pieces; these 4
                          events are its chunks
+    tool_calls=K         with tools=1, K parallel calls (the Anthropic wire only, see
+                         `mock/anthropic.py`)
 
 `N` past the last chunk in disconnect_after / error_event_after means after the last content
 chunk, before the finish chunk; disconnect_after wins when both are given. Stream-only keys do
@@ -92,6 +94,7 @@ class Directive:
     reasoning_content: bool = False
     tools: bool = False
     pad: int = 0
+    tool_calls: int | None = None
 
     def without_faults(self) -> Directive:
         """This directive once its `fail_times` budget is spent: timings kept, faults gone."""
@@ -119,6 +122,7 @@ _INT_KEYS = frozenset(
         "disconnect_after",
         "error_event_after",
         "pad",
+        "tool_calls",
     }
 )
 _FLAG_KEYS = frozenset({"empty", "reset_before", "reasoning", "reasoning_content", "tools"})

@@ -1,7 +1,9 @@
 """Fault-injecting OpenAI-compatible mock upstream (`sluicegate mock-upstream --port P`).
 
 Endpoints: POST /v1/chat/completions and POST /v1/completions (stream and non-stream),
-POST /v1/embeddings (deterministic 8-dimension vectors, floats or base64), GET /v1/models,
+POST /v1/embeddings (deterministic 8-dimension vectors, floats or base64), Anthropic's
+POST /v1/messages (stream and non-stream) and POST /v1/messages/count_tokens (their wire
+format in `mock/anthropic.py`), GET /v1/models,
 GET /v1/models/{id}, GET /health. Each request chooses its faults and timings with a
 `#mock key=value ...` directive in its last user message, prompt or input, for example
 `#mock chunks=5 ttft_ms=200 inter_ms=10 disconnect_after=2`. Keys: chunks, latency_ms,
@@ -51,6 +53,7 @@ from typing import Any, NamedTuple
 import orjson
 from aiohttp import web
 
+from . import anthropic
 from .directives import (
     DEFAULT,
     ERROR_EVENT,
@@ -177,9 +180,27 @@ async def _flush(request: web.Request) -> None:
         await request.writer.drain()
 
 
-def _status_response(d: Directive) -> web.Response:
-    headers = {"Retry-After": d.retry_after} if d.retry_after else None
-    return web.Response(status=d.status, body=status_body(d), content_type=_JSON, headers=headers)
+class Wire(NamedTuple):
+    """What differs between the API families the mock speaks, for the shared request flow."""
+
+    status_body: Callable[[Directive], bytes]  # the error body answered with status=N
+    error_event: bytes  # the SSE event error_event_after=N sends
+    headers: Callable[[dict[str, Any]], dict[str, str]]  # extra headers, from the record
+
+
+def _no_headers(record: dict[str, Any]) -> dict[str, str]:
+    return {}
+
+
+OPENAI_WIRE = Wire(status_body, ERROR_EVENT, _no_headers)
+
+
+def _status_response(d: Directive, wire: Wire, record: dict[str, Any]) -> web.Response:
+    headers = wire.headers(record)
+    if d.retry_after:
+        headers["Retry-After"] = d.retry_after
+    body = wire.status_body(d)
+    return web.Response(status=d.status, body=body, content_type=_JSON, headers=headers)
 
 
 async def _sleep_ms(ms: int) -> None:
@@ -193,8 +214,9 @@ async def _stream(
     d: Directive,
     content: list[bytes],
     tail: list[bytes],
+    wire: Wire = OPENAI_WIRE,
 ) -> web.StreamResponse:
-    response = web.StreamResponse(headers=_SSE_HEADERS)
+    response = web.StreamResponse(headers={**_SSE_HEADERS, **wire.headers(record)})
     await response.prepare(request)  # StreamResponse sends its headers at once
     record["status"] = 200
     await _sleep_ms(d.ttft_ms)
@@ -209,7 +231,7 @@ async def _stream(
         events = content[:cut]
         content_sent = len(events)
         if d.disconnect_after is None:
-            events.append(ERROR_EVENT)
+            events.append(wire.error_event)
     if not d.inter_ms:
         if events:
             await response.write(b"".join(events))
@@ -245,6 +267,7 @@ async def _generate(
     id_prefix: str,
     stream_answer: _Stream | None,
     body_answer: _Body,
+    wire: Wire = OPENAI_WIRE,
 ) -> web.StreamResponse:
     recorder = request.app[RECORDER]
     stream = stream_answer is not None and body.get("stream") is True
@@ -271,14 +294,14 @@ async def _generate(
             raise asyncio.CancelledError
         if d.status >= 400:
             _finish(record, "fault_status", d.status)
-            return _status_response(d)
+            return _status_response(d, wire, record)
         if stream and stream_answer is not None:
             content, tail = stream_answer(d, meta)
-            return await _stream(request, record, d, content, tail)
+            return await _stream(request, record, d, content, tail, wire)
         payload, chunks = body_answer(d, meta)
         record["chunks_sent"] = chunks
         _finish(record, "completed", 200)
-        return web.Response(body=payload, content_type=_JSON)
+        return web.Response(body=payload, content_type=_JSON, headers=wire.headers(record))
     except asyncio.CancelledError:
         _finish(record, "client_disconnected")
         raise
@@ -325,6 +348,35 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     return await _generate(request, body, text, words, "emb", None, embedding_body)
 
 
+ANTHROPIC_WIRE = Wire(anthropic.status_body, anthropic.ERROR_EVENT, anthropic.headers)
+
+
+async def _anthropic(request: web.Request, count: bool) -> web.StreamResponse:
+    body = await _json_object(request)
+    if body is None:
+        return _bad_json(request)
+    refused = anthropic.check(request.headers, body, count)
+    if refused is not None:
+        record = request.app[RECORDER].open(request, body, "", False)
+        _finish(record, "completed", refused[0])
+        return web.Response(status=refused[0], body=refused[1], content_type=_JSON)
+    text, words = anthropic.messages_text(body)
+    if count:
+        answer = anthropic.count_tokens_body
+        return await _generate(request, body, text, words, "msg", None, answer, ANTHROPIC_WIRE)
+    return await _generate(
+        request, body, text, words, "msg", anthropic.stream, anthropic.body, ANTHROPIC_WIRE
+    )
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    return await _anthropic(request, count=False)
+
+
+async def count_tokens(request: web.Request) -> web.StreamResponse:
+    return await _anthropic(request, count=True)
+
+
 async def list_models(request: web.Request) -> web.Response:
     return web.Response(body=_MODELS_BODY, content_type=_JSON)
 
@@ -362,6 +414,8 @@ def build_app() -> web.Application:
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model}", get_model)
     app.router.add_get("/health", health)

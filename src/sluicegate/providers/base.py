@@ -18,15 +18,26 @@ from ..config.schema import BackendConfig, Timeouts
 
 
 class Operation(enum.Enum):
-    """The upstream endpoint a request is for; the value is the path after the base URL."""
+    """The upstream endpoint a request is for; the value is the path after the API's `/v1`.
+
+    CHAT, COMPLETIONS and EMBEDDINGS take and give OpenAI shapes. MESSAGES and COUNT_TOKENS are
+    Anthropic's own API, forwarded untranslated to the backends that speak it natively: their
+    bodies, replies and stream chunks are Anthropic's (a chunk's `obj` is one stream event).
+    """
 
     CHAT = "/chat/completions"
     COMPLETIONS = "/completions"
     EMBEDDINGS = "/embeddings"
+    MESSAGES = "/messages"
+    COUNT_TOKENS = "/messages/count_tokens"
+
+
+# The operations of the OpenAI API, which OpenAI-shaped providers serve.
+OPENAI_OPERATIONS = frozenset({Operation.CHAT, Operation.COMPLETIONS, Operation.EMBEDDINGS})
 
 
 class Chunk:
-    """One stream event in OpenAI chunk shape.
+    """One stream event in OpenAI chunk shape (an Anthropic event for `Operation.MESSAGES`).
 
     `raw` is the upstream's own JSON text, kept so an untouched chunk is forwarded without
     re-encoding; whoever mutates `obj` must call `touched()`.

@@ -13,7 +13,7 @@ import orjson
 
 from ..config.schema import BackendConfig, Timeouts
 from ..errors import InvalidRequest
-from .base import Chunk, Operation, Reply
+from .base import OPENAI_OPERATIONS, Chunk, Operation, Reply
 
 
 def _text_of(content: Any) -> str:
@@ -51,7 +51,7 @@ class DemoProvider:
         return self.config.timeouts
 
     def supports(self, op: Operation) -> bool:
-        return True
+        return op in OPENAI_OPERATIONS
 
     async def complete(self, op: Operation, body: dict[str, Any]) -> Reply:
         if op is Operation.EMBEDDINGS:

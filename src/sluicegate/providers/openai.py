@@ -15,7 +15,7 @@ import orjson
 from ..config.schema import BackendConfig, Timeouts
 from ..errors import UpstreamConnectError, UpstreamDisconnected
 from . import http
-from .base import Chunk, Operation, Reply
+from .base import OPENAI_OPERATIONS, Chunk, Operation, Reply
 from .sse import SSEDecoder
 
 _DONE = b"[DONE]"
@@ -28,7 +28,7 @@ class OpenAIProvider:
         self.name = config.name
         self.config = config
         self._base_url = config.effective_base_url.rstrip("/")
-        self._urls = {op: self._base_url + op.value for op in Operation}
+        self._urls = {op: self._base_url + op.value for op in OPENAI_OPERATIONS}
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -36,7 +36,7 @@ class OpenAIProvider:
         return self.config.timeouts
 
     def supports(self, op: Operation) -> bool:
-        return True
+        return op in OPENAI_OPERATIONS
 
     def _credentials(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}

@@ -10,11 +10,10 @@ import orjson
 from ..errors import InvalidRequest
 from ..providers.base import Chunk, Operation, Reply
 from ..providers.sse import encode_data
-from ..routing.table import Target
 from .context import RequestContext
-from .endpoint import Endpoint
+from .endpoint import Endpoint, openai_call
 from .reasoning import copy_reasoning
-from .validation import model_of, stream_of, with_model
+from .validation import model_of, stream_of
 
 
 def validate_chat(request: dict[str, Any]) -> tuple[str, bool]:
@@ -33,10 +32,6 @@ def validate_completions(request: dict[str, Any]) -> tuple[str, bool]:
     if not isinstance(prompt, (str, list)):
         raise InvalidRequest("'prompt' must be a string or an array.", param="prompt")
     return model, stream_of(request)
-
-
-def prepare(request: dict[str, Any], target: Target) -> dict[str, Any]:
-    return with_model(request, target.model, bool(request.get("stream")))
 
 
 def finish_reply(ctx: RequestContext, reply: Reply) -> bytes:
@@ -78,7 +73,7 @@ def encode_chunks(ctx: RequestContext, chunks: list[Chunk]) -> bytes:
     return payload
 
 
-CHAT = Endpoint(Operation.CHAT, validate_chat, prepare, finish_reply, encode_chunks)
+CHAT = Endpoint(validate_chat, openai_call(Operation.CHAT), finish_reply, encode_chunks)
 COMPLETIONS = Endpoint(
-    Operation.COMPLETIONS, validate_completions, prepare, finish_reply, encode_chunks
+    validate_completions, openai_call(Operation.COMPLETIONS), finish_reply, encode_chunks
 )

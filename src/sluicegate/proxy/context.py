@@ -7,9 +7,11 @@ freezes it into the one `record.Completion` published when the request ends.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ..auth.principal import Principal
 from ..errors import GatewayError
+from ..providers.base import Operation
 from ..record import Attempt, Completion, RequestInfo, Usage
 from ..routing.table import Target
 from .detail import StreamCapture
@@ -27,6 +29,7 @@ class RequestContext:
         "error",
         "info",
         "model",
+        "op",
         "overhead",
         "path",
         "principal",
@@ -41,6 +44,7 @@ class RequestContext:
         "status",
         "stream",
         "stream_done",
+        "stream_state",
         "target",
         "ttft",
         "upstream_seconds",
@@ -58,6 +62,9 @@ class RequestContext:
         self.stream = False
         self.client_wants_usage = False
         self.target: Target | None = None
+        self.op: Operation | None = None  # what the answering target was asked
+        # The endpoint's per-request translation state (e.g. chat chunks → Messages events).
+        self.stream_state: Any = None
         self.attempts: list[Attempt] = []
         self.upstream_seconds = 0.0  # time spent waiting on upstreams and backoff, not on us
         self.overhead: float | None = None

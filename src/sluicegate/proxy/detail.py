@@ -9,6 +9,7 @@ without detail logging.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -29,13 +30,18 @@ def body_text(data: bytes) -> str:
     return capped(data.decode("utf-8", "replace"))
 
 
+Fold = Callable[[list[dict[str, Any]], bool], dict[str, Any]]
+
+
 class StreamCapture:
-    """Collects what a stream sent, for one detail-logged request."""
+    """Collects what a stream sent, for one detail-logged request; `fold` makes the compact
+    document of the endpoint's stream format (`compact` for OpenAI chunks)."""
 
-    __slots__ = ("_chunks", "_mode", "_raw")
+    __slots__ = ("_chunks", "_fold", "_mode", "_raw")
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, fold: Fold | None = None) -> None:
         self._mode = mode
+        self._fold = fold or compact
         self._raw: list[bytes] = []
         self._chunks: list[dict[str, Any]] = []
 
@@ -45,6 +51,13 @@ class StreamCapture:
         else:
             self._chunks.extend(chunk.obj for chunk in chunks)
 
+    def add_objects(self, objects: list[dict[str, Any]], sent: bytes) -> None:
+        """Events the endpoint made itself (a translated stream), and their bytes."""
+        if self._mode == "raw":
+            self._raw.append(sent)
+        else:
+            self._chunks.extend(objects)
+
     def add_frame(self, sent: bytes) -> None:
         """A frame the gateway wrote itself ([DONE], an error event, a keep-alive)."""
         if self._mode == "raw":
@@ -53,7 +66,7 @@ class StreamCapture:
     def text(self, done: bool) -> str:
         if self._mode == "raw":
             return capped(b"".join(self._raw).decode("utf-8", "replace"))
-        return capped(orjson.dumps(compact(self._chunks, done)).decode())
+        return capped(orjson.dumps(self._fold(self._chunks, done)).decode())
 
 
 def compact(chunks: list[dict[str, Any]], done: bool) -> dict[str, Any]:
@@ -152,3 +165,71 @@ def _finish_choice(state: dict[str, Any]) -> dict[str, Any]:
         "tool_calls": tools or None,
         "finish_reason": state["finish_reason"],
     }
+
+
+MESSAGES_COMPACT_FORMAT = "sluicegate.messages_stream.compact.v1"
+
+
+def compact_messages(events: list[dict[str, Any]], done: bool) -> dict[str, Any]:
+    """Fold Anthropic Messages stream events (as sent on /v1/messages) into one document:
+    the Message they build (content blocks with their deltas joined, a tool_use block's
+    `input` parsed from its joined JSON, or left as the text if it does not parse), the
+    stop reason, the usage of message_start and message_delta merged, and the stream state."""
+    head: dict[str, Any] = {}
+    blocks: dict[int, dict[str, Any]] = {}
+    usage: dict[str, Any] = {}
+    stop: dict[str, Any] = {}
+    for event in events:
+        kind = event.get("type")
+        if kind == "message_start" and isinstance(event.get("message"), dict):
+            message = event["message"]
+            head = {key: message.get(key) for key in ("id", "model", "role")}
+            if isinstance(message.get("usage"), dict):
+                usage.update(message["usage"])
+        elif kind == "content_block_start" and isinstance(event.get("content_block"), dict):
+            block = dict(event["content_block"])
+            if block.get("type") == "tool_use":
+                block["input"] = []
+            blocks[event.get("index", len(blocks))] = block
+        elif kind == "content_block_delta":
+            _fold_block_delta(blocks.get(event.get("index", -1)), event.get("delta") or {})
+        elif kind == "message_delta":
+            if isinstance(event.get("delta"), dict):
+                stop = event["delta"]
+            if isinstance(event.get("usage"), dict):
+                usage.update({k: v for k, v in event["usage"].items() if v is not None})
+    return {
+        "format": MESSAGES_COMPACT_FORMAT,
+        "id": head.get("id"),
+        "model": head.get("model"),
+        "role": head.get("role"),
+        "content": [_finish_block(blocks[i]) for i in sorted(blocks)],
+        "stop_reason": stop.get("stop_reason"),
+        "stop_sequence": stop.get("stop_sequence"),
+        "usage": usage or None,
+        "stream": {"done": done, "events": len(events)},
+    }
+
+
+def _fold_block_delta(block: dict[str, Any] | None, delta: dict[str, Any]) -> None:
+    if block is None:
+        return
+    kind = delta.get("type")
+    if kind == "text_delta":
+        block["text"] = str(block.get("text") or "") + str(delta.get("text", ""))
+    elif kind == "thinking_delta":
+        block["thinking"] = str(block.get("thinking") or "") + str(delta.get("thinking", ""))
+    elif kind == "signature_delta":
+        block["signature"] = delta.get("signature")
+    elif kind == "input_json_delta" and isinstance(block.get("input"), list):
+        block["input"].append(str(delta.get("partial_json", "")))
+
+
+def _finish_block(block: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(block.get("input"), list):
+        text = "".join(block["input"])
+        try:
+            block["input"] = orjson.loads(text) if text else {}
+        except orjson.JSONDecodeError:
+            block["input"] = text
+    return block

@@ -19,6 +19,7 @@ from .embeddings import EMBEDDINGS
 from .endpoint import Endpoint
 from .envelopes import error_body
 from .headers import RequestHeaders
+from .messages import COUNT_TOKENS, MESSAGES
 from .replies import send_json
 from .state import ProxyState
 
@@ -27,6 +28,8 @@ for _prefix in ("/v1", ""):
     _INFERENCE[_prefix + "/chat/completions"] = CHAT
     _INFERENCE[_prefix + "/completions"] = COMPLETIONS
     _INFERENCE[_prefix + "/embeddings"] = EMBEDDINGS
+    _INFERENCE[_prefix + "/messages"] = MESSAGES
+    _INFERENCE[_prefix + "/messages/count_tokens"] = COUNT_TOKENS
 
 
 def new_request_id(given: bytes | None) -> str:
@@ -66,7 +69,10 @@ class ProxyApp:
             ctx = RequestContext(new_request_id(headers.request_id), path, client_ip(scope))
             if method != "POST":
                 error = _method_error(method, path, _POST)
-                return await self._error(send, ctx.request_id, error)
+                body = endpoint.error_body(error)
+                return await send_json(
+                    send, error.status_code, body, ctx.request_id, error.headers()
+                )
             return await inference.handle(self.state, endpoint, ctx, headers, receive, send)
         handler = self._get.get(path)
         if handler is None and path.startswith(("/v1/models/", "/models/")):

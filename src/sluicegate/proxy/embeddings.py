@@ -6,10 +6,9 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from ..providers.base import Chunk, Operation, Reply
-from ..routing.table import Target
 from .context import RequestContext
-from .endpoint import Endpoint
-from .validation import model_of, with_model
+from .endpoint import Endpoint, openai_call
+from .validation import model_of
 
 
 def validate(request: dict[str, Any]) -> tuple[str, bool]:
@@ -19,10 +18,6 @@ def validate(request: dict[str, Any]) -> tuple[str, bool]:
     if request.get("stream"):
         raise InvalidRequest("Embeddings cannot be streamed.", param="stream")
     return model, False
-
-
-def prepare(request: dict[str, Any], target: Target) -> dict[str, Any]:
-    return with_model(request, target.model, False)
 
 
 def finish_reply(ctx: RequestContext, reply: Reply) -> bytes:
@@ -36,4 +31,4 @@ def _no_stream(ctx: RequestContext, chunks: list[Chunk]) -> bytes:
     raise AssertionError("embeddings are never streamed")
 
 
-EMBEDDINGS = Endpoint(Operation.EMBEDDINGS, validate, prepare, finish_reply, _no_stream)
+EMBEDDINGS = Endpoint(validate, openai_call(Operation.EMBEDDINGS), finish_reply, _no_stream)

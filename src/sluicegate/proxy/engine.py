@@ -20,7 +20,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from ..errors import (
     GatewayError,
@@ -38,6 +38,9 @@ from ..routing.health import HealthBoard
 from ..routing.plan import attempt_order
 from ..routing.table import ModelTable, Route, Target
 from .context import RequestContext
+
+# What `prepare` returns for one target (see `endpoint.Endpoint.prepare`).
+Call: TypeAlias = tuple[Operation, dict[str, Any]] | Reply
 
 _BACKOFF_BASE = 0.1
 _BACKOFF_CAP = 5.0
@@ -57,26 +60,32 @@ async def run(
     ctx: RequestContext,
     table: ModelTable,
     route: Route,
-    op: Operation,
     body: dict[str, Any],
-    prepare: Callable[[dict[str, Any], Target], dict[str, Any]],
+    prepare: Callable[[dict[str, Any], Target], Call | None],
     board: HealthBoard,
 ) -> Reply | OpenedStream:
     """Return the first successful answer; raise the last failure when every try failed.
 
-    `prepare(body, target)` builds the upstream body for one target (model name, usage option).
-    The target that answered stays counted in flight on `board` until the caller releases it.
+    `prepare(body, target)` says what to ask one target: `(operation, upstream body)`, a
+    Reply the gateway makes itself (no upstream call, no attempt), or None to skip a target
+    that cannot serve the request. The target that answered stays counted in flight on
+    `board` until the caller releases it.
     """
     last_error: GatewayError | None = None
     for target in attempt_order(table, route, board):
-        provider = target.provider
-        if not provider.supports(op):
+        call = prepare(body, target)
+        if call is None:
             continue
-        upstream_body = prepare(body, target)
+        if isinstance(call, Reply):
+            ctx.target = target
+            return call
+        op, upstream_body = call
+        provider = target.provider
         retries = 0
         while True:
             started = time.perf_counter()
             ctx.target = target  # the log names the last target tried, failed or not
+            ctx.op = op
             board.started(target)
             try:
                 if ctx.stream:
@@ -110,7 +119,7 @@ async def run(
             ctx.attempts.append(Attempt(target.backend, target.model, 200, None, elapsed * 1000))
             return result
     if last_error is None:
-        raise InvalidRequest(f"No backend of model '{route.name}' serves {op.value}.")
+        raise InvalidRequest(f"No backend of model '{route.name}' serves {ctx.path}.")
     raise last_error
 
 

@@ -34,7 +34,6 @@ from .headers import RequestHeaders
 from .replies import send_error, send_reply
 from .state import ProxyState
 from .streaming import end_frame, relay
-from .validation import wants_usage
 
 log = logging.getLogger("sluicegate.proxy")
 
@@ -67,8 +66,8 @@ async def handle(
             request = parse_object(body)
             ctx.model, ctx.stream = endpoint.validate(request)
             if ctx.stream and principal.detail_logging:
-                ctx.capture = StreamCapture(state.detail_stream_mode)
-            ctx.client_wants_usage = wants_usage(request)
+                ctx.capture = StreamCapture(state.detail_stream_mode, endpoint.compact)
+            ctx.client_wants_usage = endpoint.wants_usage(request)
             table = state.table
             route = table.resolve(ctx.model)
             if not may_use(principal, ctx.model):
@@ -79,9 +78,7 @@ async def handle(
             if state.bus.has_before:
                 await state.bus.before(info)
             watcher = DisconnectWatcher(receive)
-            result = await engine.run(
-                ctx, table, route, endpoint.op, request, endpoint.prepare, state.health
-            )
+            result = await engine.run(ctx, table, route, request, endpoint.prepare, state.health)
             if isinstance(result, Reply):
                 payload = endpoint.finish_reply(ctx, result)
                 if principal.detail_logging:
@@ -89,15 +86,13 @@ async def handle(
                 watcher.stop()
                 await send_reply(ctx, send, payload)
             else:
-                await relay(
-                    ctx, result, send, endpoint.encode_chunks, state.keepalive_seconds, watcher.stop
-                )
+                await relay(ctx, result, send, endpoint, state.keepalive_seconds, watcher.stop)
         except GatewayError as exc:
             ctx.fail(exc)
             if not ctx.response_started:
                 if watcher is not None:
                     watcher.stop()
-                await send_error(ctx, send, exc)
+                await send_error(ctx, send, exc, endpoint.error_body)
         except asyncio.CancelledError:
             if watcher is not None and watcher.absorb():
                 ctx.fail(ClientDisconnected("The client disconnected."))
@@ -108,7 +103,7 @@ async def handle(
                     task.uncancel()
                 if watcher is not None:
                     watcher.stop()
-                await _end_early(ctx, send, ctx.ended_by)
+                await _end_early(ctx, send, endpoint, ctx.ended_by)
             else:
                 raise
         except Exception:
@@ -116,7 +111,7 @@ async def handle(
             error = InternalError("Internal server error.")
             ctx.fail(error)
             if not ctx.response_started:
-                await send_error(ctx, send, error)
+                await send_error(ctx, send, error, endpoint.error_body)
     finally:
         if admitted:
             inflight.leave()
@@ -126,16 +121,18 @@ async def handle(
         state.bus.publish(ctx.completion())
 
 
-async def _end_early(ctx: RequestContext, send: Send, error: GatewayError) -> None:
+async def _end_early(
+    ctx: RequestContext, send: Send, endpoint: Endpoint, error: GatewayError
+) -> None:
     """Finish a request the gateway itself stopped: a JSON error if nothing was sent yet, the
     SPEC 4.4 error event if a stream was under way; nothing to a client that stopped reading."""
     ctx.fail(error)
     if isinstance(error, ClientStalled):
         return
     if not ctx.response_started:
-        await send_error(ctx, send, error)
+        await send_error(ctx, send, error, endpoint.error_body)
     elif ctx.stream and not ctx.stream_done:
-        body = end_frame(ctx, error)
+        body = end_frame(ctx, endpoint, error)
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 

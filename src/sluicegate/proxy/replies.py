@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..errors import GatewayError
 from ..types import Headers, Send
 from .context import RequestContext
@@ -30,9 +32,15 @@ async def send_reply(ctx: RequestContext, send: Send, body: bytes) -> None:
     await send_json(send, 200, body, ctx.request_id, extra)
 
 
-async def send_error(ctx: RequestContext, send: Send, error: GatewayError) -> None:
+async def send_error(
+    ctx: RequestContext,
+    send: Send,
+    error: GatewayError,
+    envelope: Callable[[GatewayError], bytes] = error_body,
+) -> None:
+    """An error before the response started, in the endpoint's `envelope`."""
     ctx.response_started = True
-    body = error_body(error)
+    body = envelope(error)
     if ctx.request_text is not None:
         ctx.response_text = body.decode()
     await send_json(send, error.status_code, body, ctx.request_id, error.headers())

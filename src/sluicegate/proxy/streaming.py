@@ -2,7 +2,8 @@
 
     commit 200 ─► first events ─► read ─┬─ events ───────► forward at once ─┐
                                         ├─ silence ≥ keepalive ► ": keep-alive"
-                                        ├─ clean end ─────► [DONE], close   │
+                                        ├─ clean end ─────► end_stream, close
+                                        │                  ([DONE], message_stop)
                                         └─ broken / idle / total ─► one error event, close
                                         ◄───────────────────────────────────┘
 
@@ -18,27 +19,25 @@ import time
 from collections.abc import Callable
 
 from ..errors import GatewayError, StreamBroken, StreamIdleTimeout, StreamTotalTimeout
-from ..providers.base import Chunk
-from ..providers.sse import DONE_FRAME, KEEPALIVE_FRAME
+from ..providers.sse import KEEPALIVE_FRAME
 from ..types import Headers, Send
 from .context import RequestContext
+from .endpoint import Endpoint
 from .engine import OpenedStream
-from .envelopes import error_frame
 from .headers import SSE_HEADERS, overhead_header
-
-# Turns a batch of chunks into the bytes to send (b"" to send nothing).
-Encoder = Callable[[RequestContext, list[Chunk]], bytes]
 
 
 async def relay(
     ctx: RequestContext,
     opened: OpenedStream,
     send: Send,
-    encode: Encoder,
+    endpoint: Endpoint,
     keepalive: float,
     before_end: Callable[[], None],
 ) -> None:
-    """Stream `opened` to the client; `before_end` runs just before the final send."""
+    """Stream `opened` to the client in `endpoint`'s wire format (its chunk encoding, clean
+    end and error event); `before_end` runs just before the final send."""
+    encode = endpoint.encode_chunks
     stream = opened.stream
     timeouts = opened.target.provider.timeouts
     loop = asyncio.get_running_loop()
@@ -86,10 +85,9 @@ async def relay(
                 last_sent = now
                 continue
             if batch is None:
-                if ctx.capture is not None:
-                    ctx.capture.add_frame(DONE_FRAME)
+                end = endpoint.end_stream(ctx)
                 before_end()
-                await emit(DONE_FRAME, False)
+                await emit(end, False)
                 ctx.stream_done = True
                 return
             payload = encode(ctx, batch)
@@ -99,7 +97,7 @@ async def relay(
                 last_sent = last_event
     except StreamBroken as exc:
         ctx.fail(exc)
-        frame = error_frame(exc)
+        frame = endpoint.error_frame(exc)
         if ctx.capture is not None:
             ctx.capture.add_frame(frame)
         before_end()
@@ -108,9 +106,9 @@ async def relay(
         await stream.aclose()
 
 
-def end_frame(ctx: RequestContext, error: GatewayError) -> bytes:
+def end_frame(ctx: RequestContext, endpoint: Endpoint, error: GatewayError) -> bytes:
     """The error event that ends a stream the gateway itself stops (drain over)."""
-    frame = error_frame(error)
+    frame = endpoint.error_frame(error)
     if ctx.capture is not None:
         ctx.capture.add_frame(frame)
     return frame
