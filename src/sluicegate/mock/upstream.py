@@ -2,10 +2,13 @@
 
 Endpoints: POST /v1/chat/completions and POST /v1/completions (stream and non-stream),
 POST /v1/embeddings (deterministic 8-dimension vectors, floats or base64), GET /v1/models,
-GET /v1/models/{id}, GET /health. Each request chooses its faults and timings with a
-`#mock key=value ...` directive in its last user message, prompt or input, for example
-`#mock chunks=5 ttft_ms=200 inter_ms=10 disconnect_after=2`. Keys: chunks, latency_ms,
-ttft_ms, inter_ms, status, retry_after, fail_times, reset_before, empty, disconnect_after,
+GET /v1/models/{id}, GET /health; the same three under Azure OpenAI's
+`/openai/deployments/{deployment}/...?api-version=V` (with an `api-key` header), and Gemini's
+`/v1beta/models/{model}:generateContent` and `:streamGenerateContent` (`mock/gemini.py`).
+Each request chooses its faults and timings with a `#mock key=value ...` directive in its
+last user message, prompt or input, for example
+`#mock chunks=5 ttft_ms=200 inter_ms=10 disconnect_after=2`. Keys: chunks, latency_ms, ttft_ms,
+inter_ms, status, retry_after, fail_times, reset_before, empty, disconnect_after,
 error_event_after, reasoning, reasoning_content, tools; the table of what each does is in
 `sluicegate.mock.directives`. Streams are OpenAI's exactly:
 `data: {json}\\n\\n` chunks (role in the first delta), a `finish_reason` chunk with an empty
@@ -14,13 +17,13 @@ delta, a usage chunk (`choices: []`) only when `stream_options.include_usage` is
 
 Observation, for tests. Every inference request is recorded, newest last, in a ring of 2000:
 
-    {seq, path, model, stream, text, body, authorization, headers, status, outcome,
+    {seq, path, query, model, stream, text, body, authorization, headers, status, outcome,
      chunks_sent, started_at, ended_at}
 
-`text` is where the directive was looked for, `body` the parsed JSON, `headers` the request
-headers with lower-cased names, `status` the HTTP status sent (None if none), `chunks_sent`
-the content chunks written, the times `time.time()` floats. `outcome` is None while in
-flight, then one of:
+`query` the raw query string, `text` where the directive was looked for, `body` the parsed
+JSON, `headers` the request headers with lower-cased names, `status` the HTTP status sent
+(None if none), `chunks_sent` the content chunks written, the times `time.time()` floats.
+`outcome` is None while in flight, then one of:
 
     completed            answered in full (also a 400 for a body that is not a JSON object)
     client_disconnected  the client went away while we slept or sent (recorded at once)
@@ -112,6 +115,7 @@ class Recorder:
         record = {
             "seq": self._seq,
             "path": request.path,
+            "query": request.query_string,
             "model": body.get("model") if isinstance(body, dict) else None,
             "stream": stream,
             "text": text,
@@ -325,6 +329,28 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     return await _generate(request, body, text, words, "emb", None, embedding_body)
 
 
+def _azure(handler: Callable[[web.Request], Any]) -> Callable[[web.Request], Any]:
+    """An OpenAI handler behind Azure OpenAI's checks: `api-version` query, `api-key` header
+    (the deployment in the path is the model; errors in Azure's `{"error": {"code",
+    "message"}}` shape)."""
+
+    async def azure(request: web.Request) -> web.StreamResponse:
+        if not request.query.get("api-version"):
+            error = {"code": "404", "message": "Resource not found"}
+            return web.json_response({"error": error}, status=404, dumps=_dumps)
+        if not request.headers.get("api-key"):
+            error = {"code": "401", "message": "Access denied due to missing subscription key."}
+            return web.json_response({"error": error}, status=401, dumps=_dumps)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    return azure
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
 async def list_models(request: web.Request) -> web.Response:
     return web.Response(body=_MODELS_BODY, content_type=_JSON)
 
@@ -362,6 +388,10 @@ def build_app() -> web.Application:
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/embeddings", embeddings)
+    azure = "/openai/deployments/{deployment}"
+    app.router.add_post(azure + "/chat/completions", _azure(chat_completions))
+    app.router.add_post(azure + "/completions", _azure(completions))
+    app.router.add_post(azure + "/embeddings", _azure(embeddings))
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model}", get_model)
     app.router.add_get("/health", health)

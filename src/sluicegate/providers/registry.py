@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config.schema import BackendConfig
+from .azure import AzureProvider
 from .base import Provider
 from .demo import DemoProvider
 from .openai import OpenAIProvider
@@ -10,6 +11,7 @@ from .openai import OpenAIProvider
 PROVIDERS: dict[str, type] = {
     "openai": OpenAIProvider,
     "demo": DemoProvider,
+    "azure": AzureProvider,
 }
 
 
