@@ -54,6 +54,7 @@ from typing import Any, NamedTuple
 import orjson
 from aiohttp import web
 
+from . import gemini
 from .directives import (
     DEFAULT,
     ERROR_EVENT,
@@ -197,6 +198,7 @@ async def _stream(
     d: Directive,
     content: list[bytes],
     tail: list[bytes],
+    error_event: bytes = ERROR_EVENT,
 ) -> web.StreamResponse:
     response = web.StreamResponse(headers=_SSE_HEADERS)
     await response.prepare(request)  # StreamResponse sends its headers at once
@@ -213,7 +215,7 @@ async def _stream(
         events = content[:cut]
         content_sent = len(events)
         if d.disconnect_after is None:
-            events.append(ERROR_EVENT)
+            events.append(error_event)
     if not d.inter_ms:
         if events:
             await response.write(b"".join(events))
@@ -241,6 +243,20 @@ _Stream = Callable[[Directive, Meta], tuple[list[bytes], list[bytes]]]
 _Body = Callable[[Directive, Meta], tuple[bytes, int]]
 
 
+class _Wire(NamedTuple):
+    """What a non-OpenAI wire format changes in `_generate`."""
+
+    stream: bool
+    model: str
+    status_body: Callable[[Directive], bytes]
+    error_event: bytes
+
+
+def _error_response(status: int, body: bytes, retry_after: str | None = None) -> web.Response:
+    headers = {"Retry-After": retry_after} if retry_after else None
+    return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
+
+
 async def _generate(
     request: web.Request,
     body: dict[str, Any],
@@ -249,16 +265,24 @@ async def _generate(
     id_prefix: str,
     stream_answer: _Stream | None,
     body_answer: _Body,
+    *,
+    wire: _Wire | None = None,
 ) -> web.StreamResponse:
+    """Answer one inference request; `wire` overrides OpenAI's stream flag, model, error body
+    and error event for another API's wire format."""
     recorder = request.app[RECORDER]
     stream = stream_answer is not None and body.get("stream") is True
+    if wire is not None:
+        stream = wire.stream
     record = recorder.open(request, body, text, stream)
+    if wire is not None:
+        record["model"] = wire.model
     d = parse(text)
     if d is not DEFAULT:
         d = recorder.gate(d)
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    model = body.get("model")
+    model = body.get("model") if wire is None else wire.model
     meta = Meta(
         id=f"{id_prefix}-mock{record['seq']}",
         created=int(record["started_at"]),
@@ -275,9 +299,13 @@ async def _generate(
             raise asyncio.CancelledError
         if d.status >= 400:
             _finish(record, "fault_status", d.status)
+            if wire is not None:
+                return _error_response(d.status, wire.status_body(d), d.retry_after)
             return _status_response(d)
         if stream and stream_answer is not None:
             content, tail = stream_answer(d, meta)
+            if wire is not None:
+                return await _stream(request, record, d, content, tail, wire.error_event)
             return await _stream(request, record, d, content, tail)
         payload, chunks = body_answer(d, meta)
         record["chunks_sent"] = chunks
@@ -327,6 +355,29 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
         return _bad_json(request)
     text, words = prompt_text(body.get("input"))
     return await _generate(request, body, text, words, "emb", None, embedding_body)
+
+
+async def gemini_generate(request: web.Request) -> web.StreamResponse:
+    """`/v1beta/models/{model}:generateContent` and `:streamGenerateContent` (`gemini.py`);
+    the same under `/v1/` (the google-genai SDK's default)."""
+    model, _, method = request.match_info["model"].rpartition(":")
+    if not model or method not in ("generateContent", "streamGenerateContent"):
+        body = gemini.error_body(404, f"mock: unknown method {method!r}")
+        return _error_response(404, body)
+    if not request.headers.get(gemini.API_KEY_HEADER) and not request.query.get("key"):
+        message = "Method doesn't allow unregistered callers. Please use an API key."
+        return _error_response(403, gemini.error_body(403, message))
+    body = await _json_object(request)
+    if body is None:
+        record = request.app[RECORDER].open(request, None, "", False)
+        _finish(record, "completed", 400)
+        return _error_response(400, gemini.error_body(400, "Invalid JSON payload received."))
+    text, words = gemini.request_text(body)
+    stream = method == "streamGenerateContent"
+    wire = _Wire(stream, model, gemini.status_body, gemini.ERROR_EVENT)
+    return await _generate(
+        request, body, text, words, "gm", gemini.stream_answer, gemini.body_answer, wire=wire
+    )
 
 
 def _azure(handler: Callable[[web.Request], Any]) -> Callable[[web.Request], Any]:
@@ -392,8 +443,10 @@ def build_app() -> web.Application:
     app.router.add_post(azure + "/chat/completions", _azure(chat_completions))
     app.router.add_post(azure + "/completions", _azure(completions))
     app.router.add_post(azure + "/embeddings", _azure(embeddings))
+    app.router.add_post("/v1beta/models/{model}", gemini_generate)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model}", get_model)
+    app.router.add_post("/v1/models/{model}", gemini_generate)  # Gemini's v1 (google-genai)
     app.router.add_get("/health", health)
     app.router.add_get("/_mock/requests", list_requests)
     app.router.add_delete("/_mock/requests", clear_requests)

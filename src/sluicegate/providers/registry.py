@@ -6,12 +6,14 @@ from ..config.schema import BackendConfig
 from .azure import AzureProvider
 from .base import Provider
 from .demo import DemoProvider
+from .gemini import GeminiProvider
 from .openai import OpenAIProvider
 
 PROVIDERS: dict[str, type] = {
     "openai": OpenAIProvider,
     "demo": DemoProvider,
     "azure": AzureProvider,
+    "gemini": GeminiProvider,
 }
 
 
