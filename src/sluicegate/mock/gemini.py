@@ -74,7 +74,9 @@ def request_text(body: dict[str, Any]) -> tuple[str, int]:
     for turn in turns:
         if not isinstance(turn, dict):
             continue
-        parts = turn.get("parts") if isinstance(turn.get("parts"), list) else []
+        parts = turn.get("parts")
+        if not isinstance(parts, list):
+            continue
         texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
         text = "\n".join(texts)
         words += len(text.split())
@@ -148,7 +150,7 @@ def _blocked(d: Directive, meta: Meta) -> dict[str, Any] | None:
     reason = _option(d, "block")
     if not reason:
         return None
-    out = {"promptFeedback": {"blockReason": reason}}
+    out: dict[str, Any] = {"promptFeedback": {"blockReason": reason}}
     out.update(usageMetadata=_usage(meta, 0, 0), modelVersion=meta.model, responseId=meta.id)
     return out
 

@@ -362,8 +362,7 @@ async def gemini_generate(request: web.Request) -> web.StreamResponse:
     the same under `/v1/` (the google-genai SDK's default)."""
     model, _, method = request.match_info["model"].rpartition(":")
     if not model or method not in ("generateContent", "streamGenerateContent"):
-        body = gemini.error_body(404, f"mock: unknown method {method!r}")
-        return _error_response(404, body)
+        return _error_response(404, gemini.error_body(404, f"mock: unknown method {method!r}"))
     if not request.headers.get(gemini.API_KEY_HEADER) and not request.query.get("key"):
         message = "Method doesn't allow unregistered callers. Please use an API key."
         return _error_response(403, gemini.error_body(403, message))

@@ -135,7 +135,8 @@ def status_error(status: int, body: bytes, headers: Any) -> UpstreamStatusError:
     """The error for a Gemini status >= 400 (`{"error": {"code", "message", "status",
     "details"}}`): `status` becomes the code (lower case), the type follows the HTTP status,
     and a 429's wait comes from `Retry-After` or else from the body's `RetryInfo`."""
-    message, code, details = f"upstream returned HTTP {status}", None, []
+    message, code = f"upstream returned HTTP {status}", None
+    details: list[Any] = []
     try:
         payload = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
@@ -146,7 +147,8 @@ def status_error(status: int, body: bytes, headers: Any) -> UpstreamStatusError:
     if isinstance(error, dict):
         message = str(error.get("message") or message)
         code = error.get("status") if isinstance(error.get("status"), str) else None
-        details = error.get("details") if isinstance(error.get("details"), list) else []
+        if isinstance(error.get("details"), list):
+            details = error["details"]
     reasons = {d.get("reason") for d in details if isinstance(d, dict)}
     if status == 400 and "API_KEY_INVALID" in reasons:
         status = 401  # Google reports a bad key as a 400; it is the gateway's credential

@@ -141,9 +141,9 @@ def _media(url: Any, param: str) -> dict[str, Any]:
         return {"inlineData": {"mimeType": mime or "application/octet-stream", "data": data}}
     if url.startswith(("http://", "https://", "gs://")):
         file_data = {"fileUri": url}
-        mime = mimetypes.guess_type(url.split("?", 1)[0])[0]
-        if mime:
-            file_data = {"mimeType": mime, "fileUri": url}
+        guessed = mimetypes.guess_type(url.split("?", 1)[0])[0]
+        if guessed:
+            file_data = {"mimeType": guessed, "fileUri": url}
         return {"fileData": file_data}
     raise InvalidRequest("Image URLs must be data:, http(s): or gs: URLs.", param=param)
 
