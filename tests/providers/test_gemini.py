@@ -13,7 +13,8 @@ import openai
 import pytest
 
 from sluicegate.config.schema import GatewayConfig
-from support import ALICE_KEY, NEVER_COOL, UPSTREAM_KEY, MockUpstream, RunningGateway
+from sluicegate.providers.gemini import status_error
+from support import ALICE_KEY, NEVER_COOL, UPSTREAM_KEY, MockUpstream, RunningGateway, wait_until
 
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 
@@ -389,3 +390,55 @@ def test_idle_timeout_mid_stream(http: httpx.Client, tag: str) -> None:
     _, parsed = stream_raw(http, body)
     assert json.loads(parsed[-1])["error"]["code"] == "stream_idle_timeout"
     assert "[DONE]" not in parsed
+
+
+def test_client_disconnect_cancels_the_gemini_stream(
+    gateway: RunningGateway, http: httpx.Client, mock: MockUpstream, tag: str
+) -> None:
+    body = {"model": "gem", "messages": user(f"{tag} #mock chunks=50 inter_ms=200"), "stream": True}
+    with http.stream("POST", "/v1/chat/completions", json=body) as response:
+        request_id = response.headers["x-request-id"]
+        next(line for line in response.iter_lines() if line.startswith("data: "))
+    record = wait_until(lambda: [x for x in mock.requests(tag) if x["outcome"]])[0]
+    assert record["outcome"] == "client_disconnected" and record["chunks_sent"] < 50
+    row = gateway.completion(request_id)
+    assert (row.status_code, row.error_type) == (200, "client_disconnected")
+
+
+# Error mapping, unit
+
+
+def test_status_error_mapping() -> None:
+    bad_key = {
+        "error": {
+            "code": 400,
+            "message": "API key not valid.",
+            "status": "INVALID_ARGUMENT",
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}
+            ],
+        }
+    }
+    error = status_error(400, json.dumps(bad_key).encode(), {})
+    assert (error.status_code, error.error_type, error.error_code) == (
+        401,
+        "authentication_error",
+        "invalid_argument",
+    )
+    exhausted = [
+        {
+            "error": {
+                "code": 429,
+                "message": "Quota exceeded",
+                "status": "RESOURCE_EXHAUSTED",
+                "details": [
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}
+                ],
+            }
+        }
+    ]
+    error = status_error(429, json.dumps(exhausted).encode(), {})
+    assert (error.status_code, error.retry_after, error.message) == (429, 37.0, "Quota exceeded")
+    assert status_error(429, b"{}", {"retry-after": "3"}).retry_after == 3.0
+    unavailable = status_error(503, b"not json", {})
+    assert (unavailable.status_code, unavailable.is_retryable) == (502, True)
