@@ -200,3 +200,19 @@ def test_header_values_are_write_only(http: httpx.Client, server: AdminServer) -
     assert http.put(f"/admin/backends/{backend_id}", json={"headers": echoed}).status_code == 200
     row = server.call(lambda: catalog.get_backend(server.db, backend_id))
     assert row["headers"] == {"x-token": SECRET, "x-team": "b"}
+
+
+def test_azure_api_version_is_stored_and_validated(http: httpx.Client) -> None:
+    created = new_backend(
+        http,
+        name="az",
+        type="azure",
+        base_url="https://r.openai.azure.com",
+        api_version="2024-06-01",
+    )
+    assert created["api_version"] == "2024-06-01"
+    assert http.get(f"/admin/backends/{created['id']}").json()["api_version"] == "2024-06-01"
+    refused = http.post(
+        "/admin/backends", json={"name": "o", "type": "openai", "api_version": "2024-06-01"}
+    )
+    assert refused.status_code == 400, refused.text

@@ -21,6 +21,7 @@ from sluicegate.mock.upstream import Started, start
 RECORD_KEYS = {
     "seq",
     "path",
+    "query",
     "model",
     "stream",
     "text",

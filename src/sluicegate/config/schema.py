@@ -109,11 +109,15 @@ class BackendConfig(Strict):
     cooldown: Cooldown = Field(default_factory=Cooldown)
     # Optional list of upstream model names, shown in /v1/models as "<backend>/<model>".
     models: list[Name] = Field(default_factory=list)
+    # Azure OpenAI only: the `api-version` query parameter (None: AZURE_API_VERSION).
+    api_version: str | None = Field(default=None, min_length=1, max_length=32)
 
     @model_validator(mode="after")
     def _base_url_needed(self) -> BackendConfig:
         if self.type == "azure" and not self.base_url:
             raise ValueError("backend type 'azure' needs base_url")
+        if self.api_version is not None and self.type != "azure":
+            raise ValueError(f"api_version applies to azure backends only, not '{self.type}'")
         return self
 
     @property
@@ -123,6 +127,9 @@ class BackendConfig(Strict):
             return self.base_url
         return _DEFAULT_BASE_URLS.get(self.type, "")
 
+
+# The newest generally available Azure OpenAI data-plane version when this was written.
+AZURE_API_VERSION = "2024-10-21"
 
 _DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",

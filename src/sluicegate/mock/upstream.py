@@ -3,9 +3,11 @@
 Endpoints: POST /v1/chat/completions and POST /v1/completions (stream and non-stream),
 POST /v1/embeddings (deterministic 8-dimension vectors, floats or base64), Anthropic's
 POST /v1/messages (stream and non-stream) and POST /v1/messages/count_tokens (their wire
-format in `mock/anthropic.py`), GET /v1/models,
-GET /v1/models/{id}, GET /health. Each request chooses its faults and timings with a
-`#mock key=value ...` directive in its last user message, prompt or input, for example
+format in `mock/anthropic.py`), GET /v1/models, GET /v1/models/{id}, GET /health; the OpenAI
+three under Azure OpenAI's `/openai/deployments/{deployment}/...?api-version=V` (with an
+`api-key` header), and Gemini's `/v1beta/models/{model}:generateContent` and
+`:streamGenerateContent` (`mock/gemini.py`). Each request chooses its faults and timings with
+a `#mock key=value ...` directive in its last user message, prompt or input, for example
 `#mock chunks=5 ttft_ms=200 inter_ms=10 disconnect_after=2`. Keys: chunks, latency_ms,
 ttft_ms, inter_ms, status, retry_after, fail_times, reset_before, empty, disconnect_after,
 error_event_after, reasoning, reasoning_content, tools; the table of what each does is in
@@ -16,13 +18,13 @@ delta, a usage chunk (`choices: []`) only when `stream_options.include_usage` is
 
 Observation, for tests. Every inference request is recorded, newest last, in a ring of 2000:
 
-    {seq, path, model, stream, text, body, authorization, headers, status, outcome,
+    {seq, path, query, model, stream, text, body, authorization, headers, status, outcome,
      chunks_sent, started_at, ended_at}
 
-`text` is where the directive was looked for, `body` the parsed JSON, `headers` the request
-headers with lower-cased names, `status` the HTTP status sent (None if none), `chunks_sent`
-the content chunks written, the times `time.time()` floats. `outcome` is None while in
-flight, then one of:
+`query` the raw query string, `text` where the directive was looked for, `body` the parsed
+JSON, `headers` the request headers with lower-cased names, `status` the HTTP status sent
+(None if none), `chunks_sent` the content chunks written, the times `time.time()` floats.
+`outcome` is None while in flight, then one of:
 
     completed            answered in full (also a 400 for a body that is not a JSON object)
     client_disconnected  the client went away while we slept or sent (recorded at once)
@@ -53,7 +55,7 @@ from typing import Any, NamedTuple
 import orjson
 from aiohttp import web
 
-from . import anthropic
+from . import anthropic, gemini
 from .directives import (
     DEFAULT,
     ERROR_EVENT,
@@ -115,6 +117,7 @@ class Recorder:
         record = {
             "seq": self._seq,
             "path": request.path,
+            "query": request.query_string,
             "model": body.get("model") if isinstance(body, dict) else None,
             "stream": stream,
             "text": text,
@@ -180,16 +183,19 @@ async def _flush(request: web.Request) -> None:
         await request.writer.drain()
 
 
+def _no_headers(record: dict[str, Any]) -> dict[str, str]:
+    return {}
+
+
 class Wire(NamedTuple):
     """What differs between the API families the mock speaks, for the shared request flow."""
 
     status_body: Callable[[Directive], bytes]  # the error body answered with status=N
     error_event: bytes  # the SSE event error_event_after=N sends
-    headers: Callable[[dict[str, Any]], dict[str, str]]  # extra headers, from the record
-
-
-def _no_headers(record: dict[str, Any]) -> dict[str, str]:
-    return {}
+    headers: Callable[[dict[str, Any]], dict[str, str]] = _no_headers  # from the record
+    # Set where the path, not the body, says stream or not and which model (Gemini).
+    stream: bool | None = None
+    model: str | None = None
 
 
 OPENAI_WIRE = Wire(status_body, ERROR_EVENT, _no_headers)
@@ -259,6 +265,11 @@ _Stream = Callable[[Directive, Meta], tuple[list[bytes], list[bytes]]]
 _Body = Callable[[Directive, Meta], tuple[bytes, int]]
 
 
+def _error_response(status: int, body: bytes, retry_after: str | None = None) -> web.Response:
+    headers = {"Retry-After": retry_after} if retry_after else None
+    return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
+
+
 async def _generate(
     request: web.Request,
     body: dict[str, Any],
@@ -269,15 +280,21 @@ async def _generate(
     body_answer: _Body,
     wire: Wire = OPENAI_WIRE,
 ) -> web.StreamResponse:
+    """Answer one inference request; `wire` overrides OpenAI's stream flag, model, error body
+    and error event for another API's wire format."""
     recorder = request.app[RECORDER]
     stream = stream_answer is not None and body.get("stream") is True
+    if wire.stream is not None:
+        stream = wire.stream
     record = recorder.open(request, body, text, stream)
+    if wire.model is not None:
+        record["model"] = wire.model
     d = parse(text)
     if d is not DEFAULT:
         d = recorder.gate(d)
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    model = body.get("model")
+    model = body.get("model") if wire.model is None else wire.model
     meta = Meta(
         id=f"{id_prefix}-mock{record['seq']}",
         created=int(record["started_at"]),
@@ -377,6 +394,50 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     return await _anthropic(request, count=True)
 
 
+async def gemini_generate(request: web.Request) -> web.StreamResponse:
+    """`/v1beta/models/{model}:generateContent` and `:streamGenerateContent` (`gemini.py`);
+    the same under `/v1/` (the google-genai SDK's default)."""
+    model, _, method = request.match_info["model"].rpartition(":")
+    if not model or method not in ("generateContent", "streamGenerateContent"):
+        return _error_response(404, gemini.error_body(404, f"mock: unknown method {method!r}"))
+    if not request.headers.get(gemini.API_KEY_HEADER) and not request.query.get("key"):
+        message = "Method doesn't allow unregistered callers. Please use an API key."
+        return _error_response(403, gemini.error_body(403, message))
+    body = await _json_object(request)
+    if body is None:
+        record = request.app[RECORDER].open(request, None, "", False)
+        _finish(record, "completed", 400)
+        return _error_response(400, gemini.error_body(400, "Invalid JSON payload received."))
+    text, words = gemini.request_text(body)
+    stream = method == "streamGenerateContent"
+    wire = Wire(gemini.status_body, gemini.ERROR_EVENT, stream=stream, model=model)
+    return await _generate(
+        request, body, text, words, "gm", gemini.stream_answer, gemini.body_answer, wire
+    )
+
+
+def _azure(handler: Callable[[web.Request], Any]) -> Callable[[web.Request], Any]:
+    """An OpenAI handler behind Azure OpenAI's checks: `api-version` query, `api-key` header
+    (the deployment in the path is the model; errors in Azure's `{"error": {"code",
+    "message"}}` shape)."""
+
+    async def azure(request: web.Request) -> web.StreamResponse:
+        if not request.query.get("api-version"):
+            error = {"code": "404", "message": "Resource not found"}
+            return web.json_response({"error": error}, status=404, dumps=_dumps)
+        if not request.headers.get("api-key"):
+            error = {"code": "401", "message": "Access denied due to missing subscription key."}
+            return web.json_response({"error": error}, status=401, dumps=_dumps)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    return azure
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
 async def list_models(request: web.Request) -> web.Response:
     return web.Response(body=_MODELS_BODY, content_type=_JSON)
 
@@ -416,8 +477,14 @@ def build_app() -> web.Application:
     app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens)
+    azure = "/openai/deployments/{deployment}"
+    app.router.add_post(azure + "/chat/completions", _azure(chat_completions))
+    app.router.add_post(azure + "/completions", _azure(completions))
+    app.router.add_post(azure + "/embeddings", _azure(embeddings))
+    app.router.add_post("/v1beta/models/{model}", gemini_generate)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model}", get_model)
+    app.router.add_post("/v1/models/{model}", gemini_generate)  # Gemini's v1 (google-genai)
     app.router.add_get("/health", health)
     app.router.add_get("/_mock/requests", list_requests)
     app.router.add_delete("/_mock/requests", clear_requests)

@@ -41,6 +41,9 @@ class OpenAIProvider:
     def _credentials(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
 
+    def _url(self, op: Operation, body: dict[str, Any]) -> str:
+        return self._urls[op]
+
     @property
     def session(self) -> aiohttp.ClientSession:
         # Created lazily so it binds to the running loop of the worker that uses it.
@@ -50,7 +53,7 @@ class OpenAIProvider:
 
     async def complete(self, op: Operation, body: dict[str, Any]) -> Reply:
         with http.before_response(self.name):
-            async with self.session.post(self._urls[op], data=orjson.dumps(body)) as resp:
+            async with self.session.post(self._url(op, body), data=orjson.dumps(body)) as resp:
                 payload = await resp.read()
                 if resp.status >= 400:
                     raise http.status_error(resp.status, payload, resp.headers)
@@ -64,7 +67,7 @@ class OpenAIProvider:
 
     async def open_stream(self, op: Operation, body: dict[str, Any]) -> OpenAIStream:
         with http.before_response(self.name):
-            resp = await self.session.post(self._urls[op], data=orjson.dumps(body))
+            resp = await self.session.post(self._url(op, body), data=orjson.dumps(body))
             if resp.status >= 400:
                 try:
                     payload = await resp.read()

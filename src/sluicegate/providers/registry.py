@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from ..config.schema import BackendConfig
 from .anthropic import AnthropicProvider
+from .azure import AzureProvider
 from .base import Provider
 from .demo import DemoProvider
+from .gemini import GeminiProvider
 from .openai import OpenAIProvider
 
 PROVIDERS: dict[str, type] = {
     "openai": OpenAIProvider,
     "demo": DemoProvider,
     "anthropic": AnthropicProvider,
+    "azure": AzureProvider,
+    "gemini": GeminiProvider,
 }
 
 

@@ -56,6 +56,7 @@ def _backend(row: dict[str, Any]) -> BackendConfig:
         "max_retries",
         "cooldown",
         "models",
+        "api_version",
     )
     return BackendConfig.model_validate({k: row[k] for k in fields if row.get(k) is not None})
 

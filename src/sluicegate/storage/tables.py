@@ -118,6 +118,7 @@ backends = Table(
     Column("max_retries", Integer, nullable=False, server_default="2"),
     Column("cooldown", JSON, nullable=False, default=dict),
     Column("models", JSON, nullable=False, default=list),
+    Column("api_version", String(32)),
     _source(),
     _created(),
     _updated(),
