@@ -97,3 +97,16 @@ def test_map_db_errors_leaves_our_bugs_alone() -> None:
         raise exc.ProgrammingError("SELEC", {}, Exception("syntax error"))
     with pytest.raises(KeyError), map_db_errors():
         raise KeyError("x")
+
+
+def test_map_db_errors_sees_asyncpg_behind_sqlalchemys_adapter() -> None:
+    """PostgreSQL shutting down: SQLAlchemy raises a plain DBAPIError whose `orig` is its
+    adapter's error, caused by asyncpg's CannotConnectNowError. That is an outage (the log
+    writer spools), not a bug (it once dropped the batch)."""
+    import asyncpg
+
+    adapter_error = Exception("the database system is shutting down")
+    adapter_error.__cause__ = asyncpg.CannotConnectNowError("the database system is shutting down")
+    raised = exc.DBAPIError("INSERT", {}, adapter_error)
+    with pytest.raises(StorageUnavailable), map_db_errors():
+        raise raised
