@@ -140,8 +140,8 @@ def rows_in(spool: Path) -> list[str]:
     ]
 
 
-async def poll(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
+async def poll(predicate):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + 10.0
     while not (result := predicate()):
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
@@ -189,7 +189,14 @@ def test_a_stuck_insert_is_journaled_and_rows_arriving_meanwhile_are_spooled(
         await writer.close()
         total = await count(db)
         await db.close()
-        return journaled_at - built_at, journaled_at - queued_at, spool_delay, journaled, both, total
+        return (
+            journaled_at - built_at,
+            journaled_at - queued_at,
+            spool_delay,
+            journaled,
+            both,
+            total,
+        )
 
     since_built, journal_delay, spool_delay, journaled, both, total = asyncio.run(run())
     assert journaled == [f"r{i}" for i in range(5)]
@@ -247,7 +254,8 @@ def test_files_of_a_living_writer_are_left_to_it(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import fcntl, os, sys\n"
-            f"fd = os.open({str(spool)!r} + f'/owner-{{os.getpid()}}.lock', os.O_RDWR | os.O_CREAT)\n"
+            f"path = {str(spool)!r} + f'/owner-{{os.getpid()}}.lock'\n"
+            "fd = os.open(path, os.O_RDWR | os.O_CREAT)\n"
             "fcntl.flock(fd, fcntl.LOCK_EX)\n"
             "print('held', flush=True)\n"
             "sys.stdin.read()\n",

@@ -11,9 +11,10 @@
 A writer only appends to its own files and replays its own, those whose owner's lock nobody
 holds (the kernel drops a killed process's flock, and a pid reused by another process holds
 none), and the rest files (written whole, then renamed into place), so it never reads a file
-another living writer is still appending to. Rows carry their `row_key`, so a file replayed twice (a crash
-between an insert's commit and the file's removal) adds nothing twice. A process killed in
-the middle of an append leaves at most a truncated last line, which a replay skips.
+another living writer is still appending to. Rows carry their `row_key`, so a file replayed
+twice (a crash between an insert's commit and the file's removal) adds nothing twice. A
+process killed in the middle of an append leaves at most a truncated last line, which a
+replay skips.
 """
 
 from __future__ import annotations
@@ -146,7 +147,9 @@ class Spool:
 
     @staticmethod
     def set_aside(claimed: Path) -> None:
-        claimed.rename(claimed.with_name(claimed.name.split(".replaying-")[0]).with_suffix(".failed"))
+        claimed.rename(
+            claimed.with_name(claimed.name.split(".replaying-")[0]).with_suffix(".failed")
+        )
 
     def _lock_path(self, pid: int) -> Path:
         return self.folder / f"owner-{pid}.lock"
