@@ -176,6 +176,6 @@ class Spool:
 
 def _portable(row: Row) -> Row:
     created = row.get("created_at")
-    if hasattr(created, "timestamp"):
+    if isinstance(created, datetime):
         row = {**row, "created_at": created.timestamp()}
     return row

@@ -94,10 +94,12 @@ async def insert_rows(db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
 def _insert_skipping_known_keys(dialect: str) -> Insert:
     # Imported here: a SQLite-only worker never loads the PostgreSQL dialect (decision 15).
     if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
-    return insert(request_logs).on_conflict_do_nothing(index_elements=["row_key"])
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(request_logs).on_conflict_do_nothing(index_elements=["row_key"])
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.insert(request_logs).on_conflict_do_nothing(index_elements=["row_key"])
 
 
 _INSERT_COLUMNS = [column.name for column in request_logs.c if column.name != "id"]
