@@ -214,7 +214,7 @@ request_logs = Table(
     Column("request_body", Text),
     Column("response_body", Text),
     Column("usage_estimated", Boolean, nullable=False, server_default=false()),
-    # Made by the log writer (`request_log.new_row_key`); NULL on rows older than revision 0002.
+    # Made by the log writer (`request_log.new_row_key`); NULL on rows older than revision 0003.
     Column("row_key", String(32)),
     Index(None, "created_at", "id"),
     Index(None, "user_id", "created_at", "id"),

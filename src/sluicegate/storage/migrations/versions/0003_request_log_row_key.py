@@ -5,8 +5,8 @@ durability bound was journaled and then committed, or a replay was killed betwee
 and removing the file); inserts skip a row whose key is already there. Nullable: rows written
 before this revision have none, and NULLs never collide.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
