@@ -65,7 +65,14 @@ def map_db_errors() -> Iterator[None]:
     except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as e:
         raise StorageUnavailable(_describe(e)) from e
     except exc.DBAPIError as e:
-        if e.connection_invalidated or isinstance(e.orig, _driver_unavailable()):
+        # SQLAlchemy's asyncpg adapter wraps the driver's exception: look at its cause too
+        # ("the database system is shutting down" is CannotConnectNowError underneath).
+        cause = getattr(e.orig, "__cause__", None)
+        if (
+            e.connection_invalidated
+            or isinstance(e.orig, _driver_unavailable())
+            or isinstance(cause, _driver_unavailable())
+        ):
             raise StorageUnavailable(_describe(e)) from e
         raise
     except (OSError, TimeoutError, *_driver_unavailable()) as e:
