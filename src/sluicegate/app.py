@@ -134,7 +134,12 @@ class Gateway:
         )
         # Metrics first: its `before` counts the request in flight even if a later hook (the
         # limiter) refuses it, and its `after` always balances that.
-        self.log_writer = RequestLogWriter(self.db, spool_dir(config), connected=False)
+        self.log_writer = RequestLogWriter(
+            self.db,
+            spool_dir(config),
+            durable_after=config.logging.durable_after_seconds,
+            connected=False,
+        )
         self.metrics = MetricsHook(self.state.health.rows, lambda: self.log_writer.backlog)
         self.bus.add(self.metrics)
         self.state.render_metrics = self.metrics.render

@@ -212,7 +212,11 @@ def spool_files(folder: Path) -> list[Path]:
 
 
 def leftovers(folder: Path) -> list[Path]:
-    return sorted(folder.iterdir()) if folder.exists() else []
+    """Everything in the spool folder but a living writer's `owner-<pid>.lock` (released, and
+    removed, when it closes)."""
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("owner-"))
 
 
 async def _pg_connect(url: str) -> asyncpg.Connection:

@@ -109,7 +109,8 @@ def test_a_backlog_beyond_the_bound_waits_on_disk_not_in_memory(tmp_path: Path) 
         url = f"sqlite+aiosqlite:///{tmp_path}/log.db"
         await upgrade(url)
         db = Database(url)
-        writer = RequestLogWriter(db, tmp_path / "spool", batch_size=10)
+        # A bound far away: this is about memory, not about how old a queued row may get.
+        writer = RequestLogWriter(db, tmp_path / "spool", batch_size=10, durable_after=3600)
         for i in range(log_module.MAX_BACKLOG + 100):
             writer(completion(i))
         await writer._flush_batch()  # one step of the writer: the excess goes to disk
@@ -122,3 +123,171 @@ def test_a_backlog_beyond_the_bound_waits_on_disk_not_in_memory(tmp_path: Path) 
     backlog, spooled, total = asyncio.run(run())
     assert backlog <= 50_000 and spooled == 110
     assert total == 50_100
+
+
+# The durability bound (docs/request-log.md): rows never outstay `durable_after` in memory.
+
+
+def rows_in(spool: Path) -> list[str]:
+    """The request ids of every row in the spool folder's files."""
+    import orjson
+
+    return [
+        orjson.loads(line)["request_id"]
+        for path in sorted(spool.glob("requests-*.jsonl"))
+        for line in path.read_bytes().splitlines()
+        if line.strip()
+    ]
+
+
+async def poll(predicate):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + 10.0
+    while not (result := predicate()):
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+    return result
+
+
+def test_a_stuck_insert_is_journaled_and_rows_arriving_meanwhile_are_spooled(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """An insert still running when its rows reach the bound leaves them in a file of its own
+    (removed once it commits); rows queued behind it go to the spool before their bound."""
+    from sluicegate.hooks import log as log_module
+
+    async def run() -> tuple[float, float, float, list[str], list[str], int]:
+        url = f"sqlite+aiosqlite:///{tmp_path}/log.db"
+        await upgrade(url)
+        db = Database(url)
+        spool = tmp_path / "spool"
+        unblock = asyncio.Event()
+        real_insert = request_log.insert_rows
+
+        async def stuck_insert(db: Database, rows) -> None:  # type: ignore[no-untyped-def]
+            await unblock.wait()  # a locked database file, a stuck server
+            await real_insert(db, rows)
+
+        monkeypatch.setattr(log_module, "insert_rows", stuck_insert)
+        loop = asyncio.get_running_loop()
+        built_at = loop.time()
+        writer = RequestLogWriter(db, spool, flush_interval=0.01, durable_after=0.4)
+        writer.start()
+        for i in range(5):
+            writer(completion(i))
+        queued_at = loop.time()
+        journaled = await poll(lambda: sorted(rows_in(spool)))
+        journaled_at = loop.time()
+        for i in range(5, 8):  # behind the stuck insert
+            writer(completion(i))
+        queued_at = loop.time()
+        await poll(lambda: len(rows_in(spool)) == 8)
+        spool_delay = loop.time() - queued_at
+        both = sorted(rows_in(spool))
+        unblock.set()
+        # The stuck insert commits: its journal goes; the rows queued behind are replayed.
+        await poll(lambda: not rows_in(spool))
+        await writer.close()
+        total = await count(db)
+        await db.close()
+        return (
+            journaled_at - built_at,
+            journaled_at - queued_at,
+            spool_delay,
+            journaled,
+            both,
+            total,
+        )
+
+    since_built, journal_delay, spool_delay, journaled, both, total = asyncio.run(run())
+    assert journaled == [f"r{i}" for i in range(5)]
+    assert both == [f"r{i}" for i in range(8)]
+    # Not before the insert had half the bound (0.2 s) to commit; then within the bound
+    # (0.4 s), with room for a slow machine in the upper limit only.
+    assert since_built >= 0.2
+    assert journal_delay < 1.0 and spool_delay < 1.0
+    assert total == 8  # each row once: the journal was never replayed on top
+
+
+def test_replaying_rows_that_reached_the_database_already_adds_none(tmp_path: Path) -> None:
+    """A process killed after its insert committed but before it removed the journal."""
+    import subprocess
+    import sys
+
+    import orjson
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    rows = [request_log.row_from_completion(completion(i)) for i in range(6)]
+    lines = [orjson.dumps({**r, "created_at": r["created_at"].timestamp()}) for r in rows]
+    # ... and one more append cut short by the kill: skipped.
+    (spool / f"requests-{dead.pid}-1.jsonl").write_bytes(b"\n".join(lines) + b'\n{"row_k')
+
+    async def run() -> int:
+        url = f"sqlite+aiosqlite:///{tmp_path}/log.db"
+        await upgrade(url)
+        db = Database(url)
+        await request_log.insert_rows(db, rows[:4])
+        writer = RequestLogWriter(db, spool)
+        writer.start()
+        await writer.close()
+        total = await count(db)
+        await db.close()
+        return total
+
+    assert asyncio.run(run()) == 6
+    assert not list(spool.iterdir())
+
+
+def test_files_of_a_living_writer_are_left_to_it(tmp_path: Path) -> None:
+    """Another process's spool file is replayed only once that process is gone."""
+    import subprocess
+    import sys
+
+    import orjson
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys\n"
+            f"path = {str(spool)!r} + f'/owner-{{os.getpid()}}.lock'\n"
+            "fd = os.open(path, os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        row = request_log.row_from_completion(completion(1))
+        row["created_at"] = row["created_at"].timestamp()
+        theirs = spool / f"requests-{holder.pid}-1.jsonl"
+        theirs.write_bytes(orjson.dumps(row) + b"\n")
+
+        async def run() -> tuple[int, int]:
+            url = f"sqlite+aiosqlite:///{tmp_path}/log.db"
+            await upgrade(url)
+            db = Database(url)
+            writer = RequestLogWriter(db, spool)
+            writer.start()
+            await writer.flush()
+            while_alive = await count(db)
+            holder.kill()  # its flock goes with it
+            holder.wait()
+            await writer.flush()
+            await writer.close()
+            after = await count(db)
+            await db.close()
+            return while_alive, after
+
+        assert asyncio.run(run()) == (0, 1)
+        assert not list(spool.iterdir())
+    finally:
+        holder.kill()
+        holder.wait()

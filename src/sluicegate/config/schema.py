@@ -74,6 +74,9 @@ class LoggingConfig(Strict):
     # Where log rows wait while the database is unreachable (default: beside a SQLite file,
     # else ./sluicegate-spool).
     spool_dir: str | None = None
+    # A row whose request finished longer ago than this is in the database or in a spool file
+    # (page cache), so a killed process loses at most the rows of the last this-many seconds.
+    durable_after_seconds: float = Field(default=1.0, gt=0)
 
 
 class LiveConfig(Strict):

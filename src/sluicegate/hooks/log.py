@@ -1,17 +1,32 @@
 """The request log writer: Completions become `request_logs` rows in batches, off the request
-path, and none is lost when the database is away.
+path; none is lost when the database is away, and a `kill -9` loses at most the rows of the
+last `durable_after` seconds.
 
     publish (request task) ──► deque ──► writer task ──► insert_rows ──► database
-                                              │ StorageUnavailable
-                                              ▼
+                                              │ StorageUnavailable, or an insert still
+                                              ▼ running at its deadline
                                    spool/requests-*.jsonl ──► replayed when the database is back
 
-The subscriber only appends to a deque (no I/O, no conversion); the writer task converts and
-inserts up to `batch_size` rows at a time. When an insert fails because the database is
-unreachable, the batch goes to an append-only spool file on local disk (written in a thread),
-so memory stays bounded by what arrives between two flushes; spool files are replayed, oldest
-first, as soon as an insert succeeds again, and at the next start. `close()` flushes
-everything, to the database or to the spool.
+The subscriber only appends to a deque (no I/O, no conversion, no clock); the writer task
+converts and inserts up to `batch_size` rows at a time. When an insert fails because the
+database is unreachable, the batch goes to an append-only spool file on local disk (see
+`log_spool`), so memory stays bounded; spool files are replayed, oldest first, as soon as the
+database answers again, and at the next start. `close()` flushes everything.
+
+The durability bound, without a clock on the hot path: every row in the deque arrived after
+`_drained_at`, the last moment the writer saw the deque empty. Each database operation is
+awaited against a deadline:
+
+    row arrives ─► waits ≤ flush interval ─► insert under way ─┬─ committed: done
+    (after _drained_at)     (≤ bound/4)                        └─ still running at
+                                                                  _drained_at + bound/2:
+                                                                  batch appended to the spool,
+                                                                  and the deque from then on
+
+The other half of the bound covers the spool write and a busy event loop. An insert that
+overran is not cancelled: its batch is journaled to a file of its own, removed once the insert
+commits; if the process is killed first, the replay at the next start skips whatever did
+commit, by `row_key`. In the healthy case nothing is written to disk.
 """
 
 from __future__ import annotations
@@ -19,24 +34,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections import deque
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import orjson
-
+from ..errors import StorageUnavailable
 from ..record import Completion
 from ..storage.catalog import touch_keys
-from ..storage.db import Database, StorageUnavailable
+from ..storage.db import Database
 from ..storage.request_log import insert_rows, row_from_completion
+from .log_spool import Spool
 
 log = logging.getLogger("sluicegate.log")
 
+T = TypeVar("T")
+
 MAX_BATCH = 5000  # rows per INSERT when catching up
 MAX_BACKLOG = 50_000  # completions held in memory at most; beyond, they are spooled
+
+
+class _Batch:
+    """Rows taken for an insert, and the moment they must be on disk if it has not committed."""
+
+    __slots__ = ("deadline", "journal", "rows")
+
+    def __init__(self, rows: list[dict[str, Any]], deadline: float) -> None:
+        self.rows = rows
+        self.deadline = deadline
+        self.journal: Path | None = None  # its spool file, once the insert overran
 
 
 class RequestLogWriter:
@@ -48,14 +76,19 @@ class RequestLogWriter:
         batch_size: int = 500,
         flush_interval: float = 0.2,
         retry_interval: float = 1.0,
+        durable_after: float = 1.0,
         connected: bool = True,
     ) -> None:
         self._db = db
-        self._spool_dir = spool_dir
+        self._spool = Spool(spool_dir)
         self._batch_size = batch_size
-        self._flush_interval = flush_interval
+        # A row waits in the deque at most a quarter of the bound, an insert gets until half
+        # of it has passed; the rest is the spool write's margin.
+        self._flush_interval = min(flush_interval, durable_after / 4)
+        self._overrun_after = durable_after / 2
         self._retry_interval = retry_interval
         self._pending: deque[Completion] = deque()
+        self._drained_at = time.monotonic()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -63,8 +96,10 @@ class RequestLogWriter:
         # a schema that does not exist yet, so rows go to the spool.
         self._connected = connected
         self._db_down_since: float | None = None
+        self._next_retry = 0.0
         self._outage_id = time.time_ns()  # names this outage's spool file
         self.rows_spooled = 0
+        self.inserts_overrun = 0
 
     # Subscriber: called in the request's task; must stay O(1) and never raise.
     def __call__(self, completion: Completion) -> None:
@@ -77,23 +112,14 @@ class RequestLogWriter:
         return len(self._pending)
 
     def start(self) -> None:
-        self._spool_dir.mkdir(parents=True, exist_ok=True)
-        self._recover_interrupted_replays()
+        self._spool.hold()
+        self._spool.recover_interrupted()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="request-log")
 
     def mark_connected(self) -> None:
         """The database is migrated and reachable: write to it, replay the spool."""
         self._connected = True
         self._wakeup.set()
-
-    def _recover_interrupted_replays(self) -> None:
-        """Spool files a crashed process was replaying go back in line (those of a living
-        process sharing the folder are left to it)."""
-        for claimed in self._spool_dir.glob("requests-*.jsonl.replaying-*"):
-            pid = int(claimed.name.rsplit("-", 1)[1])
-            if not _alive(pid):
-                with contextlib.suppress(FileNotFoundError):
-                    claimed.rename(claimed.with_name(claimed.name.split(".replaying-")[0]))
 
     async def close(self) -> None:
         """Flush every pending row (to the database, else to the spool), then stop.
@@ -108,6 +134,7 @@ class RequestLogWriter:
             self._task = None
         while self._pending:
             await self._flush_batch()
+        self._spool.release()
 
     async def flush(self) -> None:
         """Write everything pending now (tests and shutdown)."""
@@ -120,18 +147,19 @@ class RequestLogWriter:
         if self._connected:
             await self._replay_spool()
         while not self._closing:
-            interval = self._flush_interval if self._db_down_since is None else self._retry_interval
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
+                async with asyncio.timeout(self._flush_interval):
                     await self._wakeup.wait()
             self._wakeup.clear()
             try:
                 while self._pending:
                     await self._flush_batch()
+                self._drained_at = time.monotonic()  # seen empty
                 if (
                     self._connected
                     and not self._closing
-                    and (self._db_down_since is not None or self._has_spool())
+                    and time.monotonic() >= self._next_retry
+                    and (self._db_down_since is not None or self._spool.has_files())
                 ):
                     await self._replay_spool()
             except Exception:  # a bug here must not stop logging for good
@@ -145,24 +173,34 @@ class RequestLogWriter:
             # Still behind: the oldest rows wait on disk rather than in memory.
             size = len(self._pending) - MAX_BACKLOG + self._batch_size
             batch = [self._pending.popleft() for _ in range(size)]
-            await asyncio.to_thread(self._spool, [row_from_completion(c) for c in batch])
-            self.rows_spooled += len(batch)
+            await self._spool_rows([row_from_completion(c) for c in batch])
             return
+        arrived_after = self._drained_at
         batch = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
+        if not self._pending:
+            self._drained_at = time.monotonic()
         rows = [row_from_completion(c) for c in batch]
         if self._db_down_since is None and self._connected:
+            taken = _Batch(rows, arrived_after + self._overrun_after)
             try:
-                await insert_rows(self._db, rows)
-                await self._touch_keys(batch)
-                return
+                await self._guarded(self._insert(batch, rows), taken)
             except StorageUnavailable as exc:
-                self._db_down_since = time.monotonic()
-                self._outage_id = time.time_ns()
-                log.warning(
-                    "request log: database unavailable (%s); spooling to %s", exc, self._spool_dir
-                )
-        await asyncio.to_thread(self._spool, rows)
-        self.rows_spooled += len(rows)
+                self._enter_outage(exc)
+            except Exception:
+                # Unforeseen (a driver error nobody mapped, a bug): the rows are kept, on
+                # disk; a replay the database refuses for good sets them aside as .failed.
+                log.exception("request log: insert failed; %d rows spooled", len(rows))
+            else:
+                if taken.journal is not None:  # committed after all: nothing to replay
+                    await asyncio.to_thread(taken.journal.unlink, missing_ok=True)
+                return
+            if taken.journal is not None:
+                return  # on disk already, replayed with the rest
+        await self._spool_rows(rows)
+
+    async def _insert(self, batch: list[Completion], rows: list[dict[str, Any]]) -> None:
+        await insert_rows(self._db, rows)
+        await self._touch_keys(batch)
 
     async def _touch_keys(self, batch: list[Completion]) -> None:
         """`last_used_at` of the keys in this batch: one UPDATE per key, off the request path."""
@@ -174,88 +212,84 @@ class RequestLogWriter:
             with contextlib.suppress(StorageUnavailable):
                 await touch_keys(self._db, last_used)
 
-    # Spool: JSON lines, one file per writer process and outage, replayed oldest first.
+    async def _guarded(self, operation: Awaitable[T], batch: _Batch | None = None) -> T:
+        """Await a database operation without letting a row outstay the durability bound.
 
-    def _has_spool(self) -> bool:
-        return any(self._spool_dir.glob("requests-*.jsonl"))
+        While it runs: `batch` (the rows it is inserting) goes to the spool at its deadline,
+        and rows arriving in the deque meanwhile go there before theirs. The operation itself
+        is never cancelled; its result or exception is the caller's.
+        """
+        task = asyncio.ensure_future(operation)
+        while True:
+            now = time.monotonic()
+            if self._pending:
+                wake = self._drained_at + self._overrun_after
+            else:
+                wake = now + self._flush_interval
+            if batch is not None and batch.journal is None:
+                wake = min(wake, batch.deadline)
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, wake - now))
+            if done:
+                return task.result()
+            now = time.monotonic()
+            if batch is not None and batch.journal is None and now >= batch.deadline:
+                self.inserts_overrun += 1
+                log.warning(
+                    "request log: an insert of %d rows overran the %gs bound; journaling "
+                    "them to the spool (the database may be locked or stuck)",
+                    len(batch.rows),
+                    self._overrun_after * 2,
+                )
+                # Its own file, without fsync (a kill is the risk here, not power loss): it is
+                # removed as soon as the insert commits.
+                batch.journal = await asyncio.to_thread(
+                    self._spool.append, batch.rows, time.time_ns(), fsync=False
+                )
+            if not self._pending:
+                self._drained_at = now
+            elif time.monotonic() >= self._drained_at + self._overrun_after:
+                waiting = [row_from_completion(c) for c in self._pending]
+                self._pending.clear()
+                self._drained_at = time.monotonic()
+                await self._spool_rows(waiting)
 
-    def _spool(self, rows: list[dict[str, Any]]) -> None:
-        self._spool_dir.mkdir(parents=True, exist_ok=True)
-        path = self._spool_dir / f"requests-{os.getpid()}-{self._outage_id}.jsonl"
-        data = b"".join(orjson.dumps(_portable(row)) + b"\n" for row in rows)
-        with open(path, "ab") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+    def _enter_outage(self, exc: StorageUnavailable) -> None:
+        self._db_down_since = time.monotonic()
+        self._next_retry = self._db_down_since + self._retry_interval
+        self._outage_id = time.time_ns()
+        log.warning(
+            "request log: database unavailable (%s); spooling to %s", exc, self._spool.folder
+        )
+
+    async def _spool_rows(self, rows: list[dict[str, Any]]) -> None:
+        await asyncio.to_thread(self._spool.append, rows, self._outage_id)
+        self.rows_spooled += len(rows)
 
     async def _replay_spool(self) -> None:
-        files = sorted(self._spool_dir.glob("requests-*.jsonl"), key=lambda p: p.stat().st_mtime)
-        for path in files:
-            # Rename first, so a second process replaying the same folder cannot take it too.
-            claimed = path.with_name(f"{path.name}.replaying-{os.getpid()}")
-            try:
-                path.rename(claimed)
-            except FileNotFoundError:
+        for path in self._spool.replayable():
+            claimed = self._spool.claim(path)
+            if claimed is None:
                 continue
-            rows = await asyncio.to_thread(_read_spool, claimed)
+            rows = await asyncio.to_thread(self._spool.read, claimed)
+            start = 0
             try:
                 for start in range(0, len(rows), self._batch_size):
-                    await insert_rows(self._db, rows[start : start + self._batch_size])
+                    chunk = rows[start : start + self._batch_size]
+                    await self._guarded(insert_rows(self._db, chunk))
             except StorageUnavailable:
                 # Keep what is left for the next try (rows already written are not repeated).
-                rest = path.with_name(f"requests-rest-{time.time_ns()}.jsonl")
-                await asyncio.to_thread(_rewrite, claimed, rest, rows[start:])
+                await asyncio.to_thread(self._spool.keep_rest, claimed, rows[start:])
                 self._db_down_since = self._db_down_since or time.monotonic()
+                self._next_retry = time.monotonic() + self._retry_interval
                 return
             except Exception:
                 # Rows the database refuses would be retried forever: set them aside, loudly.
                 log.exception(
                     "request log: spool file %s cannot be written; kept as .failed", path.name
                 )
-                claimed.rename(path.with_suffix(".failed"))
+                self._spool.set_aside(claimed)
                 continue
             claimed.unlink(missing_ok=True)
         if self._db_down_since is not None:
             log.warning("request log: database back; spool replayed")
         self._db_down_since = None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _portable(row: dict[str, Any]) -> dict[str, Any]:
-    created = row.get("created_at")
-    if hasattr(created, "timestamp"):
-        row = {**row, "created_at": created.timestamp()}
-    return row
-
-
-def _read_spool(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, "rb") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            row = orjson.loads(line)
-            if isinstance(row.get("created_at"), (int, float)):
-                row["created_at"] = datetime.fromtimestamp(row["created_at"], UTC)
-            rows.append(row)
-    return rows
-
-
-def _rewrite(claimed: Path, path: Path, rows: list[dict[str, Any]]) -> None:
-    data = b"".join(orjson.dumps(_portable(row)) + b"\n" for row in rows)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.rename(path)
-    claimed.unlink(missing_ok=True)

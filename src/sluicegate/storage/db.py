@@ -65,13 +65,13 @@ def map_db_errors() -> Iterator[None]:
     except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as e:
         raise StorageUnavailable(_describe(e)) from e
     except exc.DBAPIError as e:
-        # SQLAlchemy's asyncpg adapter wraps the driver's error: the asyncpg exception (e.g.
-        # CannotConnectNowError, "the database system is shutting down") is the cause of
-        # `e.orig`, not `e.orig` itself.
-        driver = _driver_unavailable()
-        orig = e.orig
-        if e.connection_invalidated or isinstance(orig, driver) or isinstance(
-            getattr(orig, "__cause__", None), driver
+        # SQLAlchemy's asyncpg adapter wraps the driver's exception: look at its cause too
+        # ("the database system is shutting down" is CannotConnectNowError underneath).
+        cause = getattr(e.orig, "__cause__", None)
+        if (
+            e.connection_invalidated
+            or isinstance(e.orig, _driver_unavailable())
+            or isinstance(cause, _driver_unavailable())
         ):
             raise StorageUnavailable(_describe(e)) from e
         raise

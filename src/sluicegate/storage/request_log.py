@@ -4,16 +4,22 @@ Listing is newest first, `(created_at, id)` descending, and every filter has an 
 leads with its column and continues with `(created_at, id)` (see `storage.tables`), so a
 filtered page is one backwards index range scan. Time ranges are half-open: `since <=
 created_at < until`. Listings leave the two body columns out unless asked for them.
+
+Inserts are idempotent: every row carries a `row_key` made when the writer converts the
+Completion, and a row whose key is already stored is skipped, so a spool file replayed after
+(part of) it reached the database adds nothing twice.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from random import getrandbits
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import JSON, Boolean, ColumnElement, Date, case, cast, delete, func, insert, select
+from sqlalchemy import JSON, Boolean, ColumnElement, Date, Insert, case, cast, delete, func, select
 
 from sluicegate.record import Completion
 from sluicegate.storage.db import Database
@@ -24,14 +30,25 @@ GroupBy = Literal["user", "model", "backend", "day"]
 
 _c = request_logs.c
 _BODIES = frozenset({"request_body", "response_body"})
-_LIST_COLUMNS = [column for column in _c if column.name not in _BODIES]
+_LIST_COLUMNS = [column for column in _c if column.name not in _BODIES | {"row_key"}]
 _NEWEST_FIRST = (_c.created_at.desc(), _c.id.desc())
 
 
+def new_row_key() -> str:
+    """A unique key for one log row: 16 hex digits of wall time in ns, 16 random.
+
+    Time first, so keys of rows written together sit together at the end of the unique
+    index (cheap to insert); 64 random bits keep processes and instances apart.
+    """
+    return f"{time.time_ns():016x}{getrandbits(64):016x}"
+
+
 def row_from_completion(completion: Completion) -> Row:
-    """The `request_logs` columns of a finished request (every column but `id`)."""
+    """The `request_logs` columns of a finished request (every column but `id`), with a fresh
+    `row_key`: convert a Completion once, and keep the row (and its key) for every retry."""
     usage = completion.usage
     return {
+        "row_key": new_row_key(),
         "request_id": completion.request_id,
         "created_at": datetime.fromtimestamp(completion.created_at, UTC),
         "user_id": completion.user_id,
@@ -60,7 +77,8 @@ def row_from_completion(completion: Completion) -> Row:
 
 
 async def insert_rows(db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write a batch of rows (as made by `row_from_completion`) in one executemany."""
+    """Write a batch of rows (as made by `row_from_completion`) in one executemany; a row
+    whose `row_key` is stored already is skipped."""
     if not rows:
         return
     async with db.transaction() as conn:
@@ -70,14 +88,26 @@ async def insert_rows(db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
             # in exactly the stored form SQLAlchemy would have produced (see _sqlite_values).
             await conn.exec_driver_sql(_SQLITE_INSERT, [_sqlite_values(row) for row in rows])
         else:
-            await conn.execute(insert(request_logs), [dict(row) for row in rows])
+            await conn.execute(_insert_skipping_known_keys(db.dialect), [dict(r) for r in rows])
+
+
+def _insert_skipping_known_keys(dialect: str) -> Insert:
+    # Imported here: a SQLite-only worker never loads the PostgreSQL dialect (decision 15).
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(request_logs).on_conflict_do_nothing(index_elements=["row_key"])
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.insert(request_logs).on_conflict_do_nothing(index_elements=["row_key"])
 
 
 _INSERT_COLUMNS = [column.name for column in request_logs.c if column.name != "id"]
 _INSERT_SET = frozenset(_INSERT_COLUMNS)  # rows lacking some (column defaults) take Core's path
 _SQLITE_INSERT = (
     f"INSERT INTO request_logs ({', '.join(_INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
+    f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)}) "
+    "ON CONFLICT (row_key) DO NOTHING"
 )
 _JSON_COLUMNS = frozenset(c.name for c in request_logs.c if isinstance(c.type, JSON))
 _TIME_COLUMNS = frozenset(c.name for c in request_logs.c if isinstance(c.type, UTCDateTime))

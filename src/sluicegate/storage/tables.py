@@ -14,6 +14,8 @@ request_logs indexes (one million rows must stay fast):
     (error_type, created_at, id)     /
     (request_id)                     look-up by the client's x-request-id (not unique:
                                      clients may reuse it)
+    (row_key) unique                 the writer's own key for a row: replaying a spool file
+                                     that was (partly) written already adds nothing twice
 """
 
 from __future__ import annotations
@@ -212,6 +214,8 @@ request_logs = Table(
     Column("request_body", Text),
     Column("response_body", Text),
     Column("usage_estimated", Boolean, nullable=False, server_default=false()),
+    # Made by the log writer (`request_log.new_row_key`); NULL on rows older than revision 0003.
+    Column("row_key", String(32)),
     Index(None, "created_at", "id"),
     Index(None, "user_id", "created_at", "id"),
     Index(None, "model", "created_at", "id"),
@@ -219,6 +223,7 @@ request_logs = Table(
     Index(None, "status_code", "created_at", "id"),
     Index(None, "error_type", "created_at", "id"),
     Index(None, "request_id"),
+    Index(None, "row_key", unique=True),
 )
 
 meta = Table(
