@@ -1,0 +1,275 @@
+"""POST /v1/responses with the official `openai` SDK, translated to chat for the OpenAI mock:
+string and item inputs, function tools round trip, structured output, stream events in order
+with increasing sequence numbers, `response.failed` on a broken stream, stateless refusals."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from support import SCRIBE_KEY, MockUpstream, RunningGateway
+
+
+def sse(raw: str) -> list[tuple[str, dict[str, Any]]]:
+    """(event name, data) of each SSE block, comments left out."""
+    out = []
+    for block in raw.split("\n\n"):
+        if not block or block.startswith(":"):
+            continue
+        lines = dict(line.split(": ", 1) for line in block.split("\n"))
+        out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+def stream_raw(http: httpx.Client, body: dict[str, Any]) -> tuple[httpx.Response, str]:
+    with http.stream("POST", "/v1/responses", json={**body, "stream": True}) as response:
+        return response, response.read().decode()
+
+
+def test_string_input(
+    client: openai.OpenAI, mock: MockUpstream, gateway: RunningGateway, tag: str
+) -> None:
+    raw = client.responses.with_raw_response.create(
+        model="m", input=f"{tag} #mock chunks=2", max_output_tokens=50, temperature=0.5
+    )
+    response = raw.parse()
+    assert response.id.startswith("resp_") and response.object == "response"
+    assert response.status == "completed" and response.output_text == "w0 w1 "
+    assert response.output[0].type == "message"
+    assert response.usage is not None and response.usage.output_tokens == 2
+    assert response.usage.total_tokens == response.usage.input_tokens + 2
+    body = mock.request(tag)["body"]
+    assert body["messages"] == [{"role": "user", "content": f"{tag} #mock chunks=2"}]
+    assert (body["max_completion_tokens"], body["temperature"]) == (50, 0.5)
+    assert body["model"] == "mock-model"
+    row = gateway.completion(raw.headers["x-request-id"])
+    assert (row.path, row.model, row.backend, row.usage.completion_tokens) == (
+        "/v1/responses",
+        "m",
+        "mock",
+        2,
+    )
+
+
+def test_items_input_with_instructions(client: openai.OpenAI, mock: MockUpstream, tag: str) -> None:
+    client.responses.create(
+        model="m",
+        instructions="be brief",
+        input=[
+            {"role": "user", "content": [{"type": "input_text", "text": f"{tag} hello"}]},
+            {"type": "message", "role": "assistant", "content": "hi"},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": f"look {tag}"},
+                    {"type": "input_image", "image_url": "https://x/cat.png", "detail": "low"},
+                ],
+            },
+        ],
+        reasoning={"effort": "low"},
+    )
+    body = mock.request(tag)["body"]
+    assert body["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": [{"type": "text", "text": f"{tag} hello"}]},
+        {"role": "assistant", "content": "hi"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": f"look {tag}"},
+                {"type": "image_url", "image_url": {"url": "https://x/cat.png", "detail": "low"}},
+            ],
+        },
+    ]
+    assert body["reasoning_effort"] == "low"
+
+
+TOOL: Any = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
+def test_function_tool_round_trip(client: openai.OpenAI, mock: MockUpstream, tag: str) -> None:
+    first = client.responses.create(
+        model="m", input=f"{tag}a #mock tools=1", tools=[TOOL], tool_choice="auto"
+    )
+    call = first.output[0]
+    assert call.type == "function_call"
+    assert (call.name, call.call_id, json.loads(call.arguments)) == (
+        "get_weather",
+        "call_mock",
+        {"city": "Paris"},
+    )
+    sent = mock.request(f"{tag}a")["body"]
+    assert sent["tools"] == [
+        {
+            "type": "function",
+            "function": {k: TOOL[k] for k in ("name", "description", "parameters")},
+        }
+    ]
+    assert sent["tool_choice"] == "auto"
+    history: Any = [
+        {"role": "user", "content": f"{tag}a"},
+        call.model_dump(exclude_none=True),
+        {"type": "function_call_output", "call_id": call.call_id, "output": f"sunny {tag}b"},
+    ]
+    second = client.responses.create(
+        model="m",
+        input=history,
+        tools=[TOOL],
+        tool_choice={"type": "function", "name": "get_weather"},
+    )
+    assert second.output_text == "w0 w1 w2 "
+    sent = mock.requests(f"{tag}a")[-1]["body"]
+    assert sent["messages"][1] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_mock",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": call.arguments},
+            }
+        ],
+    }
+    assert sent["messages"][2] == {
+        "role": "tool",
+        "tool_call_id": "call_mock",
+        "content": f"sunny {tag}b",
+    }
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+
+
+def test_json_schema_format_passed_on(client: openai.OpenAI, mock: MockUpstream, tag: str) -> None:
+    schema: Any = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    client.responses.create(
+        model="m",
+        input=tag,
+        text={"format": {"type": "json_schema", "name": "thing", "schema": schema, "strict": True}},
+    )
+    assert mock.request(tag)["body"]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "thing", "schema": schema, "strict": True},
+    }
+
+
+def test_stream_with_the_sdk(client: openai.OpenAI, gateway: RunningGateway, tag: str) -> None:
+    with client.responses.stream(model="m", input=f"{tag} #mock chunks=3") as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert deltas == ["w0 ", "w1 ", "w2 "]
+    assert final.output_text == "w0 w1 w2 " and final.status == "completed"
+    assert final.usage is not None and final.usage.output_tokens == 3
+    events = list(client.responses.create(model="m", input=f"{tag}b #mock chunks=1", stream=True))
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+
+
+def test_stream_events_in_order(http: httpx.Client, gateway: RunningGateway, tag: str) -> None:
+    response, raw = stream_raw(http, {"model": "m", "input": f"{tag} #mock chunks=2"})
+    assert response.headers["content-type"] == "text/event-stream"
+    events = sse(raw)
+    assert [name for name, _ in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert all(data["type"] == name for name, data in events)
+    assert [data["sequence_number"] for _, data in events] == list(range(len(events)))
+    assert "[DONE]" not in raw
+    done = events[-1][1]["response"]
+    assert done["usage"]["output_tokens"] == 2 and done["status"] == "completed"
+    row = gateway.completion(response.headers["x-request-id"])
+    assert (row.path, row.stream, row.usage.completion_tokens) == ("/v1/responses", True, 2)
+
+
+def test_stream_function_call_events(http: httpx.Client, tag: str) -> None:
+    _, raw = stream_raw(http, {"model": "m", "input": f"{tag} #mock tools=1", "tools": [TOOL]})
+    events = sse(raw)
+    names = [name for name, _ in events]
+    assert names[2] == "response.output_item.added"
+    assert names.count("response.function_call_arguments.delta") == 3
+    done = dict(events)["response.function_call_arguments.done"]
+    assert json.loads(done["arguments"]) == {"city": "Paris"}
+    item = events[-1][1]["response"]["output"][0]
+    assert (item["type"], item["call_id"], item["name"]) == (
+        "function_call",
+        "call_mock",
+        "get_weather",
+    )
+
+
+def test_mid_stream_disconnect_is_response_failed(
+    http: httpx.Client, gateway: RunningGateway, tag: str
+) -> None:
+    response, raw = stream_raw(
+        http, {"model": "m", "input": f"{tag} #mock chunks=5 disconnect_after=2"}
+    )
+    assert response.status_code == 200
+    events = sse(raw)
+    names = [name for name, _ in events]
+    assert names[-1] == "response.failed" and names.count("response.failed") == 1
+    assert "response.completed" not in names
+    failed = events[-1][1]
+    assert failed["sequence_number"] == len(events) - 1
+    assert failed["response"]["status"] == "failed"
+    assert failed["response"]["error"]["code"] == "server_error"
+    assert failed["response"]["error"]["message"].startswith("upstream_disconnected: ")
+    deltas = [d["delta"] for n, d in events if n == "response.output_text.delta"]
+    assert deltas == ["w0 ", "w1 "]
+    row = gateway.completion(response.headers["x-request-id"])
+    assert (row.status_code, row.error_type) == (200, "upstream_disconnected")
+
+
+def error_of(response: httpx.Response) -> tuple[int, str, str]:
+    error = response.json()["error"]
+    return response.status_code, error["type"], error["message"]
+
+
+def test_previous_response_id_is_refused(http: httpx.Client) -> None:
+    body = {"model": "m", "input": "x", "previous_response_id": "resp_123"}
+    status, kind, message = error_of(http.post("/v1/responses", json=body))
+    assert (status, kind) == (400, "invalid_request_error")
+    assert "previous_response_id" in message and "no state" in message
+
+
+@pytest.mark.parametrize("tool", ["web_search", "file_search", "code_interpreter"])
+def test_built_in_tool_is_refused(client: openai.OpenAI, tool: str) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        tools: Any = [{"type": tool}]
+        client.responses.create(model="m", input="x", tools=tools)
+    assert tool in refused.value.message and "function tools" in refused.value.message
+
+
+def test_validation_and_unprefixed_path(http: httpx.Client) -> None:
+    status, kind, _ = error_of(http.post("/v1/responses", json={"model": "m"}))
+    assert (status, kind) == (400, "invalid_request_error")
+    assert http.get("/v1/responses").status_code == 405
+    response = http.post("/responses", json={"model": "demo-echo", "input": "hello there"})
+    assert response.json()["output"][0]["content"][0]["text"] == "hello there"
+
+
+def test_compact_stream_log(gateway: RunningGateway, tag: str) -> None:
+    headers = {"authorization": f"Bearer {SCRIBE_KEY}"}
+    body = {"model": "m", "input": f"{tag} #mock chunks=2", "stream": True}
+    with httpx.Client(base_url=gateway.url, headers=headers, timeout=10) as scribe:
+        response = scribe.post("/v1/responses", json=body)
+    row = gateway.completion(response.headers["x-request-id"])
+    doc = json.loads(row.response_body or "")
+    assert doc["format"] == "sluicegate.responses_stream.compact.v1"
+    assert doc["status"] == "completed" and doc["stream"]["done"] is True
+    assert doc["output"][0]["content"][0]["text"] == "w0 w1 "
+    assert doc["usage"]["output_tokens"] == 2
