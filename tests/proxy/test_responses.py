@@ -5,13 +5,24 @@ with increasing sequence numbers, `response.failed` on a broken stream, stateles
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from support import SCRIBE_KEY, MockUpstream, RunningGateway
+from sluicegate.config.schema import GatewayConfig
+from support import (
+    ALICE_KEY,
+    MASTER_KEY,
+    NEVER_COOL,
+    SCRIBE_KEY,
+    UPSTREAM_KEY,
+    MockUpstream,
+    RunningGateway,
+)
 
 
 def sse(raw: str) -> list[tuple[str, dict[str, Any]]]:
@@ -273,3 +284,130 @@ def test_compact_stream_log(gateway: RunningGateway, tag: str) -> None:
     assert doc["status"] == "completed" and doc["stream"]["done"] is True
     assert doc["output"][0]["content"][0]["text"] == "w0 w1 "
     assert doc["usage"]["output_tokens"] == 2
+
+
+# `responses: native` backends (forwarded as is) beside translated ones, on a gateway of its own
+
+
+def native_config(mock_url: str, folder: Path) -> GatewayConfig:
+    def backend(name: str, kind: str, url: str, **extra: object) -> dict[str, object]:
+        timeouts = {"connect": 2, "first_token": 5, "idle": 5, "total": 20}
+        return {
+            "name": name,
+            "type": kind,
+            "base_url": url,
+            "api_key": UPSTREAM_KEY,
+            "max_retries": 0,
+            "timeouts": timeouts,
+            "cooldown": NEVER_COOL,
+            **extra,
+        }
+
+    return GatewayConfig.model_validate(
+        {
+            "database": {"url": f"sqlite+aiosqlite:///{folder}/gateway.db"},
+            "server": {"master_key": MASTER_KEY},
+            "backends": [
+                backend("native", "openai", mock_url + "/v1", responses="native"),
+                backend("claude", "anthropic", mock_url),
+            ],
+            "models": [
+                {
+                    "name": "native",
+                    "targets": [{"backend": "native", "model": "mock-model"}],
+                    "pricing": {"input_per_mtok": 1.0, "output_per_mtok": 2.0},
+                },
+                {"name": "claude", "targets": [{"backend": "claude", "model": "claude-x"}]},
+            ],
+            "users": [
+                {"name": "alice", "api_keys": [ALICE_KEY], "models": ["*"]},
+                {
+                    "name": "scribe",
+                    "api_keys": [SCRIBE_KEY],
+                    "models": ["*"],
+                    "detail_logging": True,
+                },
+            ],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def native_gw(
+    mock: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    running = RunningGateway(native_config(mock.url, tmp_path_factory.mktemp("responses")))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def native_sdk(native_gw: RunningGateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=native_gw.url + "/v1", api_key=ALICE_KEY, max_retries=0)
+
+
+def test_native_reply_forwarded(
+    native_sdk: openai.OpenAI, native_gw: RunningGateway, mock: MockUpstream, tag: str
+) -> None:
+    raw = native_sdk.responses.with_raw_response.create(
+        model="native", input=f"{tag} #mock chunks=2", previous_response_id="resp_kept"
+    )
+    response = raw.parse()
+    assert response.output_text == "w0 w1 " and response.id.startswith("resp_resp")
+    record = mock.request(tag)
+    assert record["path"] == "/v1/responses"
+    assert record["body"]["previous_response_id"] == "resp_kept"  # the backend keeps state
+    assert record["body"]["model"] == "mock-model" and "stream_options" not in record["body"]
+    row = native_gw.completion(raw.headers["x-request-id"])
+    assert (row.path, row.backend, row.usage.completion_tokens) == ("/v1/responses", "native", 2)
+    assert row.cost_usd is not None and row.cost_usd > 0
+
+
+def test_native_stream_forwarded(
+    native_sdk: openai.OpenAI, native_gw: RunningGateway, tag: str
+) -> None:
+    with native_sdk.responses.stream(model="native", input=f"{tag} #mock chunks=3") as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert deltas == ["w0 ", "w1 ", "w2 "] and final.output_text == "w0 w1 w2 "
+    headers = {"authorization": f"Bearer {SCRIBE_KEY}"}
+    body = {"model": "native", "input": f"{tag}b #mock chunks=2", "stream": True}
+    with httpx.Client(base_url=native_gw.url, headers=headers, timeout=10) as scribe:
+        response, raw = stream_raw(scribe, body)
+    events = sse(raw)
+    assert events[-1][0] == "response.completed" and "[DONE]" not in raw
+    row = native_gw.completion(response.headers["x-request-id"])
+    assert (row.stream, row.usage.completion_tokens, row.error_type) == (True, 2, None)
+    doc = json.loads(row.response_body or "")
+    assert doc["format"] == "sluicegate.responses_stream.compact.v1"
+    assert doc["output"][0]["content"][0]["text"] == "w0 w1 "
+
+
+@pytest.mark.parametrize("fault", ["disconnect_after=2", "error_event_after=2"])
+def test_native_mid_stream_failure_is_response_failed(
+    native_gw: RunningGateway, tag: str, fault: str
+) -> None:
+    headers = {"authorization": f"Bearer {ALICE_KEY}"}
+    body = {"model": "native", "input": f"{tag} #mock chunks=5 {fault}"}
+    with httpx.Client(base_url=native_gw.url, headers=headers, timeout=10) as client:
+        response, raw = stream_raw(client, body)
+    events = sse(raw)
+    names = [name for name, _ in events]
+    assert names[-1] == "response.failed" and "response.completed" not in names
+    assert [d["sequence_number"] for _, d in events] == list(range(len(events)))
+    assert events[-1][1]["response"]["status"] == "failed"
+    row = native_gw.completion(response.headers["x-request-id"])
+    assert row.error_type == "upstream_disconnected"
+
+
+def test_translated_to_an_anthropic_backend(
+    native_sdk: openai.OpenAI, mock: MockUpstream, tag: str
+) -> None:
+    response = native_sdk.responses.create(
+        model="claude", instructions="be brief", input=f"{tag} #mock chunks=2"
+    )
+    assert response.output_text == "w0 w1 " and response.status == "completed"
+    sent = mock.request(tag)
+    assert sent["path"] == "/v1/messages" and sent["body"]["system"] == "be brief"
+    with native_sdk.responses.stream(model="claude", input=f"{tag}b #mock chunks=2") as stream:
+        assert stream.get_final_response().output_text == "w0 w1 "

@@ -45,6 +45,19 @@ def responses_usage(usage: Any) -> dict[str, Any] | None:
     }
 
 
+def chat_usage(usage: Any) -> dict[str, Any] | None:
+    """Responses usage in the chat shape (what the gateway logs and charges)."""
+    if not isinstance(usage, dict):
+        return None
+    prompt = int(usage.get("input_tokens") or 0)
+    completion = int(usage.get("output_tokens") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": int(usage.get("total_tokens") or prompt + completion),
+    }
+
+
 def response_object(
     rid: str,
     model: Any,
