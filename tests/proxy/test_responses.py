@@ -411,3 +411,10 @@ def test_translated_to_an_anthropic_backend(
     assert sent["path"] == "/v1/messages" and sent["body"]["system"] == "be brief"
     with native_sdk.responses.stream(model="claude", input=f"{tag}b #mock chunks=2") as stream:
         assert stream.get_final_response().output_text == "w0 w1 "
+
+
+def test_native_is_for_openai_backends_only(tmp_path: Path) -> None:
+    config = native_config("http://127.0.0.1:1", tmp_path).model_dump()
+    config["backends"][1]["responses"] = "native"
+    with pytest.raises(ValueError, match="responses: native applies to openai backends only"):
+        GatewayConfig.model_validate(config)
