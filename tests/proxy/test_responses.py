@@ -5,6 +5,7 @@ with increasing sequence numbers, `response.failed` on a broken stream, stateles
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from support import (
     UPSTREAM_KEY,
     MockUpstream,
     RunningGateway,
+    wait_until,
 )
 
 
@@ -418,3 +420,20 @@ def test_native_is_for_openai_backends_only(tmp_path: Path) -> None:
     config["backends"][1]["responses"] = "native"
     with pytest.raises(ValueError, match="responses: native applies to openai backends only"):
         GatewayConfig.model_validate(config)
+
+
+def test_client_disconnect_cancels_the_upstream(
+    gateway: RunningGateway, mock: MockUpstream, tag: str
+) -> None:
+    body = {"model": "m", "input": f"{tag} #mock chunks=50 inter_ms=200", "stream": True}
+    headers = {"authorization": f"Bearer {ALICE_KEY}"}
+    with httpx.Client(base_url=gateway.url, timeout=10, headers=headers) as client:
+        with client.stream("POST", "/v1/responses", json=body) as response:
+            request_id = response.headers["x-request-id"]
+            next(line for line in response.iter_lines() if "output_text.delta" in line)
+        closed_at = time.time()
+    record = wait_until(lambda: [x for x in mock.requests(tag) if x["outcome"]])[0]
+    assert record["outcome"] == "client_disconnected"
+    assert record["ended_at"] - closed_at < 1.0
+    row = gateway.completion(request_id)
+    assert (row.path, row.error_type) == ("/v1/responses", "client_disconnected")

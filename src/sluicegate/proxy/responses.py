@@ -39,12 +39,18 @@ from .validation import model_of, stream_of, with_model
 
 
 def validate(request: dict[str, Any]) -> tuple[str, bool]:
-    """Like OpenAI's API: a model, and `input` as a string or an array of items."""
+    """Like OpenAI's API: a model, and `input` as a string or an array of items (which may be
+    left out only beside what names stored input, for native backends)."""
     model = model_of(request)
     source = request.get("input")
+    if source is None and any(request.get(key) for key in _STORED_INPUT):
+        return model, stream_of(request)
     if not isinstance(source, (str, list)):
         raise InvalidRequest("'input' must be a string or an array of items.", param="input")
     return model, stream_of(request)
+
+
+_STORED_INPUT = ("previous_response_id", "conversation", "prompt")
 
 
 def _no_usage_option(request: dict[str, Any]) -> bool:
