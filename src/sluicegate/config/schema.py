@@ -121,6 +121,10 @@ class BackendConfig(Strict):
             raise ValueError("backend type 'azure' needs base_url")
         if self.api_version is not None and self.type != "azure":
             raise ValueError(f"api_version applies to azure backends only, not '{self.type}'")
+        if self.responses == "native" and self.type != "openai":
+            raise ValueError(
+                f"responses: native applies to openai backends only, not '{self.type}'"
+            )
         return self
 
     @property

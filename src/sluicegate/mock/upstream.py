@@ -3,9 +3,10 @@
 Endpoints: POST /v1/chat/completions and POST /v1/completions (stream and non-stream),
 POST /v1/embeddings (deterministic 8-dimension vectors, floats or base64), Anthropic's
 POST /v1/messages (stream and non-stream) and POST /v1/messages/count_tokens (their wire
-format in `mock/anthropic.py`), GET /v1/models, GET /v1/models/{id}, GET /health; the OpenAI
-three under Azure OpenAI's `/openai/deployments/{deployment}/...?api-version=V` (with an
-`api-key` header), and Gemini's `/v1beta/models/{model}:generateContent` and
+format in `mock/anthropic.py`), OpenAI's POST /v1/responses (`mock/responses.py`),
+GET /v1/models, GET /v1/models/{id}, GET /health; the OpenAI three under Azure OpenAI's
+`/openai/deployments/{deployment}/...?api-version=V` (with an `api-key` header), and
+Gemini's `/v1beta/models/{model}:generateContent` and
 `:streamGenerateContent` (`mock/gemini.py`). Each request chooses its faults and timings with
 a `#mock key=value ...` directive in its last user message, prompt or input, for example
 `#mock chunks=5 ttft_ms=200 inter_ms=10 disconnect_after=2`. Keys: chunks, latency_ms,
@@ -55,7 +56,7 @@ from typing import Any, NamedTuple
 import orjson
 from aiohttp import web
 
-from . import anthropic, gemini
+from . import anthropic, gemini, responses
 from .directives import (
     DEFAULT,
     ERROR_EVENT,
@@ -394,6 +395,20 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     return await _anthropic(request, count=True)
 
 
+RESPONSES_WIRE = Wire(status_body, responses.ERROR_EVENT)
+
+
+async def responses_create(request: web.Request) -> web.StreamResponse:
+    """OpenAI's Responses API (`responses.py`), for `responses: native` backends."""
+    body = await _json_object(request)
+    if body is None:
+        return _bad_json(request)
+    text, words = responses.request_text(body)
+    return await _generate(
+        request, body, text, words, "resp", responses.stream, responses.body, RESPONSES_WIRE
+    )
+
+
 async def gemini_generate(request: web.Request) -> web.StreamResponse:
     """`/v1beta/models/{model}:generateContent` and `:streamGenerateContent` (`gemini.py`);
     the same under `/v1/` (the google-genai SDK's default)."""
@@ -476,6 +491,7 @@ def build_app() -> web.Application:
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/responses", responses_create)
     app.router.add_post("/v1/messages/count_tokens", count_tokens)
     azure = "/openai/deployments/{deployment}"
     app.router.add_post(azure + "/chat/completions", _azure(chat_completions))

@@ -23,6 +23,8 @@ class Operation(enum.Enum):
     CHAT, COMPLETIONS and EMBEDDINGS take and give OpenAI shapes. MESSAGES and COUNT_TOKENS are
     Anthropic's own API, forwarded untranslated to the backends that speak it natively: their
     bodies, replies and stream chunks are Anthropic's (a chunk's `obj` is one stream event).
+    RESPONSES is OpenAI's Responses API, likewise forwarded as is (a chunk is one Responses
+    event), served only by `openai` backends configured with `responses: native`.
     """
 
     CHAT = "/chat/completions"
@@ -30,6 +32,7 @@ class Operation(enum.Enum):
     EMBEDDINGS = "/embeddings"
     MESSAGES = "/messages"
     COUNT_TOKENS = "/messages/count_tokens"
+    RESPONSES = "/responses"
 
 
 # The operations of the OpenAI API, which OpenAI-shaped providers serve.

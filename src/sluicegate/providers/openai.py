@@ -28,7 +28,10 @@ class OpenAIProvider:
         self.name = config.name
         self.config = config
         self._base_url = config.effective_base_url.rstrip("/")
-        self._urls = {op: self._base_url + op.value for op in OPENAI_OPERATIONS}
+        self._ops = OPENAI_OPERATIONS
+        if config.responses == "native":  # the config allows it on openai backends only
+            self._ops = OPENAI_OPERATIONS | {Operation.RESPONSES}
+        self._urls = {op: self._base_url + op.value for op in self._ops}
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -36,7 +39,7 @@ class OpenAIProvider:
         return self.config.timeouts
 
     def supports(self, op: Operation) -> bool:
-        return op in OPENAI_OPERATIONS
+        return op in self._ops
 
     def _credentials(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}

@@ -233,3 +233,63 @@ def _finish_block(block: dict[str, Any]) -> dict[str, Any]:
         except orjson.JSONDecodeError:
             block["input"] = text
     return block
+
+
+RESPONSES_COMPACT_FORMAT = "sluicegate.responses_stream.compact.v1"
+_TEXT_DELTAS = {
+    "response.output_text.delta": "text",
+    "response.reasoning_text.delta": "text",
+    "response.function_call_arguments.delta": "arguments",
+}
+_FINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+def compact_responses(events: list[dict[str, Any]], done: bool) -> dict[str, Any]:
+    """Fold Responses stream events (as sent on /v1/responses) into one document: the output
+    items they build (text and arguments deltas joined; the final response's items when the
+    stream got that far), the status, usage and error of the final event, and the stream
+    state."""
+    head: dict[str, Any] = {}
+    items: dict[int, dict[str, Any]] = {}
+    final: dict[str, Any] = {}
+    for event in events:
+        kind = event.get("type")
+        response = event.get("response")
+        if kind == "response.created" and isinstance(response, dict):
+            head = {key: response.get(key) for key in ("id", "model", "created_at")}
+        elif kind in _FINAL and isinstance(response, dict):
+            final = response
+        elif kind in ("response.output_item.added", "response.output_item.done"):
+            if isinstance(event.get("item"), dict):
+                items[event.get("output_index", len(items))] = dict(event["item"])
+        elif kind in _TEXT_DELTAS:
+            item = items.get(event.get("output_index", -1))
+            if item is not None:
+                key = "_" + _TEXT_DELTAS[kind]
+                item[key] = str(item.get(key, "")) + str(event.get("delta", ""))
+    output = final.get("output") if isinstance(final.get("output"), list) else None
+    if output is None:
+        output = [_partial_item(items[i]) for i in sorted(items)]
+    return {
+        "format": RESPONSES_COMPACT_FORMAT,
+        "id": head.get("id") or final.get("id"),
+        "model": head.get("model") or final.get("model"),
+        "created_at": head.get("created_at"),
+        "status": final.get("status", "in_progress"),
+        "output": output,
+        "usage": final.get("usage"),
+        "error": final.get("error"),
+        "stream": {"done": done, "events": len(events)},
+    }
+
+
+def _partial_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An item the stream never finished: its deltas joined where the item shows them."""
+    text = item.pop("_text", None)
+    arguments = item.pop("_arguments", None)
+    if arguments is not None:
+        item["arguments"] = arguments
+    if text is not None:
+        kind = "output_text" if item.get("type") == "message" else "reasoning_text"
+        item["content"] = [{"type": kind, "text": text}]
+    return item

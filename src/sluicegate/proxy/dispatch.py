@@ -21,6 +21,7 @@ from .envelopes import error_body
 from .headers import RequestHeaders
 from .messages import COUNT_TOKENS, MESSAGES
 from .replies import send_json
+from .responses import RESPONSES
 from .state import ProxyState
 
 _INFERENCE: dict[str, Endpoint] = {}
@@ -30,6 +31,7 @@ for _prefix in ("/v1", ""):
     _INFERENCE[_prefix + "/embeddings"] = EMBEDDINGS
     _INFERENCE[_prefix + "/messages"] = MESSAGES
     _INFERENCE[_prefix + "/messages/count_tokens"] = COUNT_TOKENS
+    _INFERENCE[_prefix + "/responses"] = RESPONSES
 
 
 def new_request_id(given: bytes | None) -> str:

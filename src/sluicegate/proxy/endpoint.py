@@ -13,14 +13,16 @@ one it has. What an Endpoint decides, in the order a request meets it:
                   backends (a `claude` model with an `openai` fallback).
     finish_reply  a whole reply → the bytes sent, noting usage on the context
     encode_chunks a batch of stream chunks → the SSE bytes sent, noting usage
-    end_stream    the bytes that end a cleanly finished stream (`[DONE]`, `message_stop`)
+    end_stream    the bytes that end a cleanly finished stream (`[DONE]`, `message_stop`,
+                  `response.completed`)
     error_body    an error before the 200 → JSON in this API's envelope
-    error_frame   a failure after the 200 → the one SSE event that ends the stream
+    error_frame   a failure after the 200 → the one SSE event that ends the stream (given
+                  the context, so a translated stream can continue its own numbering)
     compact       folds what the stream sent into the detail log's compact document
 
 `ctx.op` tells `finish_reply` and `encode_chunks` which operation the answering target was
 sent (native or translated); `ctx.stream_state` holds their per-request translation state.
-To add an endpoint (e.g. /v1/responses): write these functions in a module of its own, build
+To add an endpoint (as /v1/responses was): write these functions in a module of its own, build
 one Endpoint, and add its path to `dispatch._INFERENCE`.
 """
 
@@ -61,7 +63,7 @@ class Endpoint:
     end_stream: Callable[[RequestContext], bytes] = end_with_done
     wants_usage: Callable[[dict[str, Any]], bool] = wants_usage
     error_body: Callable[[GatewayError], bytes] = envelopes.error_body
-    error_frame: Callable[[GatewayError], bytes] = envelopes.error_frame
+    error_frame: Callable[[RequestContext, GatewayError], bytes] = envelopes.error_frame
     compact: Callable[[list[dict[str, Any]], bool], dict[str, Any]] = compact
 
 

@@ -3,11 +3,16 @@ OpenAI envelope and (for /v1/messages) Anthropic's."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import orjson
 
 from ..errors import GatewayError, UpstreamStatusError, error_object
 from ..translate.anthropic.common import ERROR_TYPES, KNOWN_ERROR_TYPES
 from ..translate.anthropic.common import error_type as anthropic_type_of
+
+if TYPE_CHECKING:
+    from .context import RequestContext
 
 
 def error_body(error: GatewayError) -> bytes:
@@ -15,7 +20,7 @@ def error_body(error: GatewayError) -> bytes:
     return orjson.dumps({"error": error_object(error)})
 
 
-def error_frame(error: GatewayError) -> bytes:
+def error_frame(ctx: RequestContext, error: GatewayError) -> bytes:
     """The one SSE event that ends a broken stream (SPEC 4.4; `server_error` when a drain
     ended it, SPEC 4.8); never followed by [DONE]."""
     payload = {"error": {"message": error.message, "type": error.type, "code": error.code}}
@@ -41,7 +46,7 @@ def anthropic_error_body(error: GatewayError) -> bytes:
     )
 
 
-def anthropic_error_frame(error: GatewayError) -> bytes:
+def anthropic_error_frame(ctx: RequestContext, error: GatewayError) -> bytes:
     """The `event: error` that ends a broken /v1/messages stream; never a message_stop."""
     payload = {"type": "error", "error": {"type": "api_error", "message": error.message}}
     return b"event: error\ndata: " + orjson.dumps(payload) + b"\n\n"

@@ -97,7 +97,7 @@ async def relay(
                 last_sent = last_event
     except StreamBroken as exc:
         ctx.fail(exc)
-        frame = endpoint.error_frame(exc)
+        frame = endpoint.error_frame(ctx, exc)
         if ctx.capture is not None:
             ctx.capture.add_frame(frame)
         before_end()
@@ -108,7 +108,7 @@ async def relay(
 
 def end_frame(ctx: RequestContext, endpoint: Endpoint, error: GatewayError) -> bytes:
     """The error event that ends a stream the gateway itself stops (drain over)."""
-    frame = endpoint.error_frame(error)
+    frame = endpoint.error_frame(ctx, error)
     if ctx.capture is not None:
         ctx.capture.add_frame(frame)
     return frame
