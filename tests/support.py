@@ -160,7 +160,16 @@ class RunningGateway:
         wait_until(lambda: self.server.started, 20.0)
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve())
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.server.serve()
+
+    def begin_drain(self) -> None:
+        """What SIGTERM does to `sluicegate serve`, without uvicorn closing the listener and
+        idle connections (signals reach only the main thread; this gateway runs in another)."""
+        self.loop.call_soon_threadsafe(self.app.begin_drain)
 
     def completion(self, request_id: str, timeout: float = 10.0) -> Completion:
         """The Completion of `request_id`, once published; fails if there is more than one."""
