@@ -6,7 +6,7 @@ reads the few headers it needs once, and hands anything it does not own to `fall
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from random import getrandbits
+from random import Random
 
 import orjson
 
@@ -33,6 +33,10 @@ for _prefix in ("/v1", ""):
     _INFERENCE[_prefix + "/messages/count_tokens"] = COUNT_TOKENS
     _INFERENCE[_prefix + "/responses"] = RESPONSES
 
+# Our own generator (seeded from the OS), so code reseeding the global `random` cannot make
+# request ids repeat, and request ids do not move the global state.
+_ids = Random()
+
 
 def new_request_id(given: bytes | None) -> str:
     """The client's `x-request-id` when it is short and printable, else a fresh one."""
@@ -42,7 +46,7 @@ def new_request_id(given: bytes | None) -> str:
             return text
     # Not os.urandom: its syscall releases the GIL mid-request (to the log writer's thread).
     # Request ids need uniqueness, not secrecy.
-    return f"{getrandbits(128):032x}"
+    return f"{_ids.getrandbits(128):032x}"
 
 
 def client_ip(scope: Scope) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from random import getrandbits
+from random import Random
 from typing import Any, Literal
 
 import orjson
@@ -33,6 +33,10 @@ _BODIES = frozenset({"request_body", "response_body"})
 _LIST_COLUMNS = [column for column in _c if column.name not in _BODIES | {"row_key"}]
 _NEWEST_FIRST = (_c.created_at.desc(), _c.id.desc())
 
+# A generator of our own, seeded from the OS: code that reseeds the global `random` (a user
+# hook, a library, a test framework) can neither make keys repeat nor see them change its state.
+_keys = Random()
+
 
 def new_row_key() -> str:
     """A unique key for one log row: 16 hex digits of wall time in ns, 16 random.
@@ -40,7 +44,7 @@ def new_row_key() -> str:
     Time first, so keys of rows written together sit together at the end of the unique
     index (cheap to insert); 64 random bits keep processes and instances apart.
     """
-    return f"{time.time_ns():016x}{getrandbits(64):016x}"
+    return f"{time.time_ns():016x}{_keys.getrandbits(64):016x}"
 
 
 def row_from_completion(completion: Completion) -> Row:
