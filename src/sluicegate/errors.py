@@ -49,6 +49,11 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 
+def retry_after_header(seconds: float) -> tuple[bytes, bytes]:
+    """`Retry-After` in whole seconds, rounded up, at least 1 (0 would invite a busy loop)."""
+    return (b"retry-after", str(max(1, int(seconds + 0.999))).encode())
+
+
 class GatewayError(Exception):
     """Base of every error that ends a request; carries everything needed to report it."""
 
@@ -184,8 +189,7 @@ class RateLimited(RequestError):
         self.limit_headers = limit_headers
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        seconds = max(1, int(self.retry_after + 0.999))
-        return [(b"retry-after", str(seconds).encode()), *self.limit_headers]
+        return [retry_after_header(self.retry_after), *self.limit_headers]
 
 
 class BudgetExceeded(RateLimited):
@@ -257,7 +261,7 @@ class UpstreamStatusError(UpstreamError):
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         if self.upstream_status == 429 and self.retry_after is not None:
-            return [(b"retry-after", str(max(1, int(self.retry_after + 0.999))).encode())]
+            return [retry_after_header(self.retry_after)]
         return []
 
 
@@ -346,7 +350,7 @@ class Overloaded(GatewayError):
         self.retry_after = retry_after
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        return [(b"retry-after", str(max(1, int(self.retry_after + 0.999))).encode())]
+        return [retry_after_header(self.retry_after)]
 
 
 class GatewayShutdown(GatewayError):

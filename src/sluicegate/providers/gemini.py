@@ -24,15 +24,16 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
-from ..config.schema import BackendConfig, Timeouts
-from ..errors import UpstreamConnectError, UpstreamDisconnected, UpstreamStatusError
+from ..config.schema import BackendConfig
+from ..errors import UpstreamDisconnected, UpstreamStatusError
 from ..translate.gemini import StreamTranslator, request_to_gemini, response_to_chat
 from . import http
 from .base import Chunk, Operation, Reply
-from .sse import SSEDecoder
+from .sse import ServerSentEvent
+from .stream import SSEStream
 
 
-class GeminiProvider:
+class GeminiProvider(http.HTTPBackend):
     """A backend speaking Gemini's REST API under `base_url` (the host root, or up to /v1beta).
 
     Chat only: legacy completions have no Gemini counterpart, and embeddings use another
@@ -41,17 +42,11 @@ class GeminiProvider:
     """
 
     def __init__(self, config: BackendConfig) -> None:
-        self.name = config.name
-        self.config = config
+        super().__init__(config)
         base = config.effective_base_url.rstrip("/")
         if not base.endswith(("/v1beta", "/v1")):
             base += "/v1beta"
         self._models = base + "/models/"
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def timeouts(self) -> Timeouts:
-        return self.config.timeouts
 
     def supports(self, op: Operation) -> bool:
         return op is Operation.CHAT
@@ -59,55 +54,27 @@ class GeminiProvider:
     def _credentials(self) -> dict[str, str]:
         return {"x-goog-api-key": self.config.api_key} if self.config.api_key else {}
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        # Created lazily so it binds to the running loop of the worker that uses it.
-        if self._session is None:
-            self._session = http.new_session(self.config, self._credentials())
-        return self._session
-
     def _url(self, body: dict[str, Any], method: str) -> str:
         model = str(body.get("model") or "").removeprefix("models/")
         return self._models + quote(model, safe="-_.") + method
 
     async def complete(self, op: Operation, body: dict[str, Any]) -> Reply:
         payload = orjson.dumps(request_to_gemini(body))
-        with http.before_response(self.name):
-            async with self.session.post(self._url(body, ":generateContent"), data=payload) as resp:
-                answer = await resp.read()
-                if resp.status >= 400:
-                    raise status_error(resp.status, answer, resp.headers)
-        try:
-            obj = orjson.loads(answer)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamConnectError(f"backend '{self.name}' sent invalid JSON") from exc
-        if not isinstance(obj, dict):
-            raise UpstreamConnectError(f"backend '{self.name}' sent a non-object JSON body")
+        url = self._url(body, ":generateContent")
+        _, obj = await self._post(url, payload, status_error)
         chat = response_to_chat(obj, str(body.get("model")), id_=_chat_id(obj), created=_now())
         return Reply(orjson.dumps(chat), chat)
 
     async def open_stream(self, op: Operation, body: dict[str, Any]) -> GeminiStream:
         payload = orjson.dumps(request_to_gemini(body))
         url = self._url(body, ":streamGenerateContent?alt=sse")
-        with http.before_response(self.name):
-            resp = await self.session.post(url, data=payload)
-            if resp.status >= 400:
-                try:
-                    answer = await resp.read()
-                finally:
-                    resp.release()
-                raise status_error(resp.status, answer, resp.headers)
+        resp = await self._open(url, payload, status_error)
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         translator = StreamTranslator(
             str(body.get("model")), id_="chatcmpl-" + uuid.uuid4().hex[:24], created=_now()
         )
         return GeminiStream(self.name, resp, translator, include_usage)
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await http.close_session(self._session)
-            self._session = None
 
 
 def _now() -> int:
@@ -177,19 +144,11 @@ def _retry_delay(details: list[Any]) -> float | None:
 # Stream -----------------------------------------------------------------------------------
 
 
-class GeminiStream:
+class GeminiStream(SSEStream):
     """Reads Gemini `data:` events off one response, yielding translated chat chunks; the
     usage chunk goes out at the clean close, when the last usageMetadata is known."""
 
-    __slots__ = (
-        "_backend",
-        "_clean",
-        "_decoder",
-        "_include_usage",
-        "_pending_error",
-        "_resp",
-        "_translator",
-    )
+    __slots__ = ("_include_usage", "_translator")
 
     def __init__(
         self,
@@ -198,42 +157,20 @@ class GeminiStream:
         translator: StreamTranslator,
         include_usage: bool,
     ) -> None:
-        self._backend = backend
-        self._resp = resp
+        super().__init__(backend, resp)
         self._translator = translator
         self._include_usage = include_usage
-        self._decoder = SSEDecoder()
-        self._clean = False
-        # A failure found behind good chunks of the same read: raised on the next read.
-        self._pending_error: UpstreamDisconnected | None = None
 
-    async def read(self) -> list[Chunk] | None:
-        if self._pending_error is not None:
-            raise self._pending_error
-        if self._clean:
-            return None
-        content = self._resp.content
-        while True:
-            with http.in_stream(self._backend):
-                data = await content.readany()
-            if not data:
-                return self._end()
-            chunks: list[Chunk] = []
-            for event in self._decoder.feed(data):
-                try:
-                    obj = self._event(event.data)
-                except UpstreamDisconnected as exc:
-                    if not chunks:
-                        raise
-                    self._pending_error = exc
-                    return chunks
-                chunk = self._translator.feed(obj)
-                if chunk is not None:
-                    chunks.append(Chunk(chunk))
-            if chunks:
-                return chunks
+    def _event(self, event: ServerSentEvent, out: list[Chunk]) -> None:
+        obj = self._json(event.data)
+        if "error" in obj:
+            raise self._error_event(obj["error"])
+        chunk = self._translator.feed(obj)
+        if chunk is not None:
+            out.append(Chunk(chunk))
 
-    def _end(self) -> list[Chunk] | None:
+    def _closed(self) -> list[Chunk] | None:
+        # Gemini ends a stream by closing it: clean only once every candidate has finished.
         translator = self._translator
         if translator.events and not translator.finished:
             raise UpstreamDisconnected(
@@ -242,22 +179,3 @@ class GeminiStream:
         self._clean = True
         usage = translator.usage_chunk() if self._include_usage and translator.events else None
         return [Chunk(usage)] if usage is not None else None
-
-    def _event(self, data: bytes) -> dict[str, Any]:
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamDisconnected(f"backend '{self._backend}' sent a malformed event") from exc
-        if not isinstance(obj, dict):
-            raise UpstreamDisconnected(f"backend '{self._backend}' sent a malformed event")
-        if "error" in obj:
-            error = obj["error"]
-            message = error.get("message") if isinstance(error, dict) else str(error)
-            raise UpstreamDisconnected(f"backend '{self._backend}' sent an error event: {message}")
-        return obj
-
-    async def aclose(self) -> None:
-        if self._clean and self._resp.content.at_eof():
-            self._resp.release()
-        else:
-            self._resp.close()

@@ -9,14 +9,14 @@ the same reset mid-stream is `UpstreamDisconnected` (an SSE error event, never r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
 import orjson
 
-from ..config.schema import BackendConfig
+from ..config.schema import BackendConfig, Timeouts
 from ..errors import UpstreamConnectError, UpstreamDisconnected, UpstreamStatusError
 
 # aiohttp's default limit of 100 connections per session would queue requests under load;
@@ -104,3 +104,67 @@ async def close_session(session: aiohttp.ClientSession) -> None:
     await session.close()
     # Let aiohttp's transports finish closing before the loop goes away.
     await asyncio.sleep(0)
+
+
+StatusError = Callable[[int, bytes, Any], UpstreamStatusError]
+
+
+class HTTPBackend:
+    """What every HTTP provider shares: its config, one pooled session (created on first use,
+    so it binds to the running loop of the worker that uses it, with the credentials of
+    `_credentials()` as default headers) and the two ways a request goes upstream."""
+
+    def __init__(self, config: BackendConfig) -> None:
+        self.name = config.name
+        self.config = config
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self.config.timeouts
+
+    def _credentials(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = new_session(self.config, self._credentials())
+        return self._session
+
+    async def _post(
+        self, url: str, payload: bytes, errors: StatusError = status_error
+    ) -> tuple[bytes, dict[str, Any]]:
+        """A whole answer: its bytes and its JSON object; a status >= 400 raises `errors(...)`,
+        a body that is not a JSON object is an upstream failure."""
+        with before_response(self.name):
+            async with self.session.post(url, data=payload) as resp:
+                answer = await resp.read()
+                if resp.status >= 400:
+                    raise errors(resp.status, answer, resp.headers)
+        try:
+            obj = orjson.loads(answer)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamConnectError(f"backend '{self.name}' sent invalid JSON") from exc
+        if not isinstance(obj, dict):
+            raise UpstreamConnectError(f"backend '{self.name}' sent a non-object JSON body")
+        return answer, obj
+
+    async def _open(
+        self, url: str, payload: bytes, errors: StatusError = status_error
+    ) -> aiohttp.ClientResponse:
+        """A response whose status said it will stream; a status >= 400 raises `errors(...)`."""
+        with before_response(self.name):
+            resp = await self.session.post(url, data=payload)
+            if resp.status >= 400:
+                try:
+                    answer = await resp.read()
+                finally:
+                    resp.release()
+                raise errors(resp.status, answer, resp.headers)
+        return resp
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await close_session(self._session)
+            self._session = None

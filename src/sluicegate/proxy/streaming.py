@@ -97,9 +97,7 @@ async def relay(
                 last_sent = last_event
     except StreamBroken as exc:
         ctx.fail(exc)
-        frame = endpoint.error_frame(ctx, exc)
-        if ctx.capture is not None:
-            ctx.capture.add_frame(frame)
+        frame = end_frame(ctx, endpoint, exc)
         before_end()
         await emit(frame, False)
     finally:
@@ -107,7 +105,8 @@ async def relay(
 
 
 def end_frame(ctx: RequestContext, endpoint: Endpoint, error: GatewayError) -> bytes:
-    """The error event that ends a stream the gateway itself stops (drain over)."""
+    """The one error event that ends a broken stream (SPEC 4.4, or 4.8 when a drain ran out),
+    noted in the detail capture."""
     frame = endpoint.error_frame(ctx, error)
     if ctx.capture is not None:
         ctx.capture.add_frame(frame)
