@@ -4,6 +4,8 @@ nothing even when an insert is under way."""
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +20,11 @@ from support import completion as shared_completion
 
 def completion(i: int) -> Completion:
     return shared_completion(i, T0 + timedelta(seconds=i))
+
+
+def finished_now(i: int) -> Completion:
+    """Request `r<i>` as it is published: finished this instant (the writer ages rows by it)."""
+    return replace(shared_completion(i), created_at=time.time(), latency_ms=0.0)
 
 
 async def count(db: Database) -> int:
@@ -173,12 +180,12 @@ def test_a_stuck_insert_is_journaled_and_rows_arriving_meanwhile_are_spooled(
         writer = RequestLogWriter(db, spool, flush_interval=0.01, durable_after=0.4)
         writer.start()
         for i in range(5):
-            writer(completion(i))
+            writer(finished_now(i))
         queued_at = loop.time()
         journaled = await poll(lambda: sorted(rows_in(spool)))
         journaled_at = loop.time()
         for i in range(5, 8):  # behind the stuck insert
-            writer(completion(i))
+            writer(finished_now(i))
         queued_at = loop.time()
         await poll(lambda: len(rows_in(spool)) == 8)
         spool_delay = loop.time() - queued_at
@@ -291,3 +298,39 @@ def test_files_of_a_living_writer_are_left_to_it(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_steady_traffic_on_a_healthy_database_writes_nothing_to_disk(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Rows arrive faster than the deque empties and every insert takes a while, but well
+    within the bound: no row is old, so none is spooled. (The writer once aged rows by the
+    last time it saw the deque empty, and under steady load sent every row through the spool,
+    cutting the gateway's throughput by more than half.)"""
+    from sluicegate.hooks import log as log_module
+
+    async def run() -> tuple[int, int, list[str]]:
+        url = f"sqlite+aiosqlite:///{tmp_path}/log.db"
+        await upgrade(url)
+        db = Database(url)
+        spool = tmp_path / "spool"
+        real_insert = request_log.insert_rows
+
+        async def slow_insert(db: Database, rows) -> None:  # type: ignore[no-untyped-def]
+            await asyncio.sleep(0.05)  # a busy database: a quarter of the insert's deadline
+            await real_insert(db, rows)
+
+        monkeypatch.setattr(log_module, "insert_rows", slow_insert)
+        writer = RequestLogWriter(db, spool, batch_size=5, flush_interval=0.01, durable_after=0.4)
+        writer.start()
+        for i in range(150):  # 1.5 s of traffic, the deque never empty for long
+            writer(finished_now(i))
+            await asyncio.sleep(0.01)
+        await writer.close()
+        total = await count(db)
+        await db.close()
+        return writer.rows_spooled, total, rows_in(spool)
+
+    spooled, total, on_disk = asyncio.run(run())
+    assert (spooled, on_disk) == (0, [])
+    assert total == 150

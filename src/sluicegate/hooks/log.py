@@ -13,20 +13,22 @@ database is unreachable, the batch goes to an append-only spool file on local di
 `log_spool`), so memory stays bounded; spool files are replayed, oldest first, as soon as the
 database answers again, and at the next start. `close()` flushes everything.
 
-The durability bound, without a clock on the hot path: every row in the deque arrived after
-`_drained_at`, the last moment the writer saw the deque empty. Each database operation is
-awaited against a deadline:
+The durability bound, without a clock on the hot path: a Completion knows when its request
+finished (`created_at` + `latency_ms`, wall clock), and the deque is in finishing order, so its
+head is its oldest row. Each database operation is awaited against a deadline:
 
-    row arrives ─► waits ≤ flush interval ─► insert under way ─┬─ committed: done
-    (after _drained_at)     (≤ bound/4)                        └─ still running at
-                                                                  _drained_at + bound/2:
-                                                                  batch appended to the spool,
-                                                                  and the deque from then on
+    row finishes ─► waits ≤ flush interval ─► insert under way ─┬─ committed: done
+                    (≤ bound/4)                                  └─ still running when its
+                                                                    oldest row is bound/2 old:
+                                                                    batch appended to the spool,
+                                                                    and rows waiting behind it
+                                                                    that reach bound/2 as well
 
 The other half of the bound covers the spool write and a busy event loop. An insert that
 overran is not cancelled: its batch is journaled to a file of its own, removed once the insert
 commits; if the process is killed first, the replay at the next start skips whatever did
-commit, by `row_key`. In the healthy case nothing is written to disk.
+commit, by `row_key`. In the healthy case nothing is written to disk, however steady the
+traffic (a deque that never empties is not old: its rows are).
 """
 
 from __future__ import annotations
@@ -56,8 +58,14 @@ MAX_BATCH = 5000  # rows per INSERT when catching up
 MAX_BACKLOG = 50_000  # completions held in memory at most; beyond, they are spooled
 
 
+def _finished_at(completion: Completion) -> float:
+    """When the request of `completion` ended (wall clock)."""
+    return completion.created_at + completion.latency_ms / 1000
+
+
 class _Batch:
-    """Rows taken for an insert, and the moment they must be on disk if it has not committed."""
+    """Rows taken for an insert, and the moment (wall clock) they must be on disk if it has not
+    committed."""
 
     __slots__ = ("deadline", "journal", "rows")
 
@@ -88,7 +96,6 @@ class RequestLogWriter:
         self._overrun_after = durable_after / 2
         self._retry_interval = retry_interval
         self._pending: deque[Completion] = deque()
-        self._drained_at = time.monotonic()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -154,7 +161,6 @@ class RequestLogWriter:
             try:
                 while self._pending:
                     await self._flush_batch()
-                self._drained_at = time.monotonic()  # seen empty
                 if (
                     self._connected
                     and not self._closing
@@ -175,13 +181,10 @@ class RequestLogWriter:
             batch = [self._pending.popleft() for _ in range(size)]
             await self._spool_rows([row_from_completion(c) for c in batch])
             return
-        arrived_after = self._drained_at
         batch = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
-        if not self._pending:
-            self._drained_at = time.monotonic()
         rows = [row_from_completion(c) for c in batch]
         if self._db_down_since is None and self._connected:
-            taken = _Batch(rows, arrived_after + self._overrun_after)
+            taken = _Batch(rows, _finished_at(batch[0]) + self._overrun_after)
             try:
                 await self._guarded(self._insert(batch, rows), taken)
             except StorageUnavailable as exc:
@@ -221,9 +224,9 @@ class RequestLogWriter:
         """
         task = asyncio.ensure_future(operation)
         while True:
-            now = time.monotonic()
+            now = time.time()
             if self._pending:
-                wake = self._drained_at + self._overrun_after
+                wake = _finished_at(self._pending[0]) + self._overrun_after
             else:
                 wake = now + self._flush_interval
             if batch is not None and batch.journal is None:
@@ -231,7 +234,7 @@ class RequestLogWriter:
             done, _ = await asyncio.wait({task}, timeout=max(0.0, wake - now))
             if done:
                 return task.result()
-            now = time.monotonic()
+            now = time.time()
             if batch is not None and batch.journal is None and now >= batch.deadline:
                 self.inserts_overrun += 1
                 log.warning(
@@ -245,12 +248,10 @@ class RequestLogWriter:
                 batch.journal = await asyncio.to_thread(
                     self._spool.append, batch.rows, time.time_ns(), fsync=False
                 )
-            if not self._pending:
-                self._drained_at = now
-            elif time.monotonic() >= self._drained_at + self._overrun_after:
+            overdue = _finished_at(self._pending[0]) + self._overrun_after if self._pending else 0
+            if self._pending and time.time() >= overdue:
                 waiting = [row_from_completion(c) for c in self._pending]
                 self._pending.clear()
-                self._drained_at = time.monotonic()
                 await self._spool_rows(waiting)
 
     def _enter_outage(self, exc: StorageUnavailable) -> None:
