@@ -7,6 +7,12 @@ Phases, each run against the mock directly and then through the gateway, each wi
 warm-up run first (not measured):
 
     latency   wrk -t1 -c1  --latency, non-stream chat       p50 / p99, added = gateway - direct
+    providers wrk -t1 -c1  --latency, non-stream, per path   added p50 / p99 of each path, and
+              chat -> openai (the latency phase's figure     each anthropic path's added p50
+              when it ran), chat -> anthropic (translated),  minus the openai path's
+              /v1/messages -> anthropic (pass-through);
+              direct: the mock's /v1/messages with the
+              body and headers the gateway sent it
     rps       wrk -t1 -c64, non-stream chat                  requests/s, gateway CPU per 1k
     ttft      ttft.py, sequential streams (c1)               time to first data: line
     streams   wrk -t1 -c32, 20-chunk streams                 streams/s, gateway CPU per 1k
@@ -18,15 +24,17 @@ Environment:
     BENCH_WARMUP=2          warm-up seconds before each measured run
     BENCH_SKIP_SOAK=1       skip the 100k-request RSS phase
     BENCH_SOAK_REQUESTS     requests in the soak phase (default 100000, two halves)
-    BENCH_PHASES=a,b        run only these phases (latency,rps,ttft,streams,soak); an empty
-                            value runs none (with BENCH_PROFILE: just the profile)
+    BENCH_PHASES=a,b        run only these phases (latency,providers,rps,ttft,streams,soak);
+                            an empty value runs none (with BENCH_PROFILE: just the profile)
     BENCH_SERVER=granian    run the gateway under granian instead of uvicorn
     BENCH_JSON_OUT=path     also write every figure as JSON to `path`
     BENCH_PROFILE=path      after the rps phase, run py-spy on the gateway for BENCH_SECONDS
                             under the same c64 load (not measured); path.svg: flame graph,
                             path.txt: collapsed stacks, anything else: speedscope JSON;
                             BENCH_PROFILE_CONNECTIONS=1 profiles the c1 load instead;
-                            BENCH_PROFILE_ARGS="--gil" passes extra py-spy options
+                            BENCH_PROFILE_ARGS="--gil" passes extra py-spy options;
+                            BENCH_PROFILE_PATH=chat_anthropic or messages_anthropic profiles
+                            that provider path instead of chat -> openai
     BENCH_RETRIES=2         a measured run during which other processes used > 5% of a core
                             is repeated up to this many times; the quietest run is kept
     BENCH_QUIET_TIMEOUT=60  seconds to wait for other processes to leave the cores idle
@@ -55,7 +63,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +78,16 @@ USER_KEY = "sk-bench-user-0000000000000000"  # must match gateway.yaml
 GATEWAY_MODEL = "bench"
 MOCK_MODEL = "mock-model"
 PATH = "/v1/chat/completions"
+MESSAGES_PATH = "/v1/messages"
+CLAUDE_MODEL = "bench-claude"  # an anthropic backend on the mock's /v1/messages (gateway.yaml)
+PROMPT = "Say hello in one short sentence."  # chat.lua's user message
+ANTHROPIC_VERSION = "2023-06-01"
+# The providers phase's paths, in report order: chat -> openai is the latency phase's figure.
+PROVIDER_PATHS = {
+    "openai": "chat -> openai",
+    "chat_anthropic": "chat -> anthropic",
+    "messages_anthropic": "messages -> anthropic",  # POST /v1/messages
+}
 STREAM_DIRECTIVE = "#mock chunks=20"
 TTFT_DIRECTIVE = "#mock chunks=5 inter_ms=1"
 
@@ -84,6 +102,8 @@ TARGETS = {
     "rps_c64": 3000,
     "streams_c32": 1000,
     "rss_mb": 100,
+    # each anthropic path's added c1 p50 minus the openai pass-through's (issue 8)
+    "provider_vs_openai_p50_ms": 0.1,
 }
 
 
@@ -109,8 +129,11 @@ JSON_OUT = os.environ.get("BENCH_JSON_OUT", "").strip()
 PROFILE = os.environ.get("BENCH_PROFILE", "").strip()
 PROFILE_C = max(1, env_int("BENCH_PROFILE_CONNECTIONS", 64))
 PROFILE_ARGS = os.environ.get("BENCH_PROFILE_ARGS", "").split()  # e.g. "--gil" or "--idle"
+PROFILE_PATH = os.environ.get("BENCH_PROFILE_PATH", "").strip() or "openai"
+if PROFILE_PATH not in PROVIDER_PATHS:
+    sys.exit(f"bench: BENCH_PROFILE_PATH must be one of {', '.join(PROVIDER_PATHS)}")
 QUIET_TIMEOUT = env_int("BENCH_QUIET_TIMEOUT", 60)
-ALL_PHASES = ("latency", "rps", "ttft", "streams", "soak")
+ALL_PHASES = ("latency", "providers", "rps", "ttft", "streams", "soak")
 PHASES = [p.strip() for p in os.environ.get("BENCH_PHASES", ",".join(ALL_PHASES)).split(",")]
 if unknown := [p for p in PHASES if p and p not in ALL_PHASES]:
     sys.exit(f"bench: unknown BENCH_PHASES {unknown}; choose from {','.join(ALL_PHASES)}")
@@ -350,7 +373,10 @@ class Target:
     name: str  # "direct" or "gateway"
     port: int
     model: str
-    key: str
+    key: str  # sent as a bearer key when set
+    path: str = PATH
+    body: str = ""  # the whole body, instead of chat.lua's chat body for `model`
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def run_wrk(
@@ -367,12 +393,14 @@ def run_wrk(
         BENCH_MODEL=target.model,
         BENCH_STREAM="1" if stream else "0",
         BENCH_DIRECTIVE=STREAM_DIRECTIVE if stream else "",
+        BENCH_BODY=target.body,
+        BENCH_HEADERS="\n".join(f"{name}: {value}" for name, value in target.headers.items()),
     )
     argv = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
     argv += ["--timeout", "10s", "-s", str(LUA)]
     if latency:
         argv.append("--latency")
-    argv.append(f"http://127.0.0.1:{target.port}{PATH}")
+    argv.append(f"http://127.0.0.1:{target.port}{target.path}")
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     return parse_bench_json("wrk", argv, done)
 
@@ -400,6 +428,75 @@ def parse_bench_json(tool: str, argv: list[str], done: subprocess.CompletedProce
     log(f"{tool} failed (exit {done.returncode}): {' '.join(argv)}")
     print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
     raise SystemExit(1)
+
+
+def send(target: Target) -> bytes:
+    """`target.body` once, with the headers wrk sends; exits on a non-2xx answer."""
+    headers = {"Content-Type": "application/json", **target.headers}
+    if target.key:
+        headers["Authorization"] = f"Bearer {target.key}"
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{target.port}{target.path}", data=target.body.encode(), headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return bytes(resp.read())
+    except urllib.error.HTTPError as exc:
+        reply = exc.read()[:300]
+        sys.exit(f"bench: {target.name} {target.path} answered HTTP {exc.code}: {reply!r}")
+
+
+def anthropic_targets(gateway: Target) -> dict[str, Target]:
+    """The gateway side of the two anthropic paths, each with the body wrk sends."""
+
+    def body(**fields: Any) -> str:
+        return json.dumps({"model": CLAUDE_MODEL, **fields}, separators=(",", ":"))
+
+    messages = [{"role": "user", "content": PROMPT}]
+    return {
+        "chat_anthropic": replace(gateway, body=body(messages=messages, max_tokens=32)),
+        # as the Anthropic SDK sends it: the key in x-api-key, no Authorization
+        "messages_anthropic": replace(
+            gateway,
+            key="",
+            path=MESSAGES_PATH,
+            body=body(max_tokens=32, messages=messages),
+            headers={"x-api-key": gateway.key, "anthropic-version": ANTHROPIC_VERSION},
+        ),
+    }
+
+
+def as_forwarded(gateway: Target, mock_port: int) -> Target:
+    """The direct twin of `gateway`: one request through the gateway, then the body, path
+    and credentials the mock recorded for it, to be sent to the mock as they are."""
+    url = f"http://127.0.0.1:{mock_port}/_mock/requests"
+    with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10):
+        pass
+    expect_answer(gateway)
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        records = json.load(resp)["requests"]
+    if len(records) != 1:
+        sys.exit(f"bench: expected the mock to see one request, it saw {len(records)}")
+    seen = records[0]
+    credentials = ("x-api-key", "anthropic-version", "authorization")
+    direct = Target(
+        "direct",
+        mock_port,
+        seen["model"],
+        "",
+        path=seen["path"],
+        body=json.dumps(seen["body"], separators=(",", ":"), ensure_ascii=False),
+        headers={name: seen["headers"][name] for name in credentials if name in seen["headers"]},
+    )
+    expect_answer(direct)
+    return direct
+
+
+def expect_answer(target: Target) -> None:
+    """`target.body` must be answered with the mock's default text (3 words)."""
+    answer = send(target)
+    if b'"w0 w1 w2 ' not in answer:
+        sys.exit(f"bench: unexpected answer from {target.name} {target.path}: {answer[:300]!r}")
 
 
 # The benchmark --------------------------------------------------------------------------
@@ -470,6 +567,20 @@ class Bench:
             log(f"latency c1 non-stream -> {target.name}")
             self.results[f"latency_{target.name}"] = self.measured_wrk(target, 1, latency=True)
 
+    def phase_providers(self, targets: list[Target], mock_port: int) -> None:
+        """c1 latency of the two anthropic paths, each direct and through the gateway, next
+        to chat -> openai (the latency phase's figure, measured here if it did not run)."""
+        if "latency_gateway" not in self.results:
+            self.phase_latency(targets)
+        for key, gateway in anthropic_targets(targets[-1]).items():
+            direct = as_forwarded(gateway, mock_port)
+            self.gateway_requests += 1
+            for target in (direct, gateway):
+                log(f"latency c1 non-stream {PROVIDER_PATHS[key]} -> {target.name}")
+                self.results[f"providers_{key}_{target.name}"] = self.measured_wrk(
+                    target, 1, latency=True
+                )
+
     def phase_rps(self, targets: list[Target]) -> None:
         for target in targets:
             log(f"throughput c64 non-stream -> {target.name}")
@@ -497,11 +608,17 @@ class Bench:
             )
 
     def phase_profile(self, gateway: Target) -> None:
-        py_spy = BIN / "py-spy"
-        if not py_spy.exists():
-            log("BENCH_PROFILE: py-spy is not installed in the venv; skipped")
+        found = BIN / "py-spy" if (BIN / "py-spy").exists() else shutil.which("py-spy")
+        if found is None:
+            log("BENCH_PROFILE: py-spy is not installed in the venv nor on PATH; skipped")
             return
-        log(f"profiling the gateway under c{PROFILE_C} for {SECONDS}s -> {PROFILE}")
+        py_spy = Path(found)
+        if PROFILE_PATH != "openai":
+            gateway = anthropic_targets(gateway)[PROFILE_PATH]
+        log(
+            f"profiling the gateway ({PROVIDER_PATHS[PROFILE_PATH]}) under c{PROFILE_C} for "
+            f"{SECONDS}s -> {PROFILE}"
+        )
         argv = ["taskset", "-c", LOAD_CORE, str(py_spy), "record", "--nonblocking"]
         fmt = "speedscope"
         if PROFILE.endswith(".svg"):
@@ -630,6 +747,7 @@ def report(results: dict[str, Any], meta: dict[str, Any]) -> list[str]:
                     verdict(added <= limit, added, limit, " ms", False),
                 )
             )
+    lines += provider_rows(results, row, summary)
     rps_d, rps_g = results.get("rps_direct"), results.get("rps_gateway")
     if rps_d and rps_g:
         limit = TARGETS["rps_c64"]
@@ -753,6 +871,55 @@ def report(results: dict[str, Any], meta: dict[str, Any]) -> list[str]:
     return lines
 
 
+def provider_rows(results: dict[str, Any], row: str, summary: dict[str, Any]) -> list[str]:
+    """Added c1 p50 / p99 per provider path, then each anthropic path's added p50 against
+    the openai pass-through's (target: at most TARGETS["provider_vs_openai_p50_ms"] more)."""
+    if not any(f"providers_{key}_gateway" in results for key in PROVIDER_PATHS):
+        return []
+    lines: list[str] = []
+    added: dict[str, float] = {}
+    for key, label in PROVIDER_PATHS.items():
+        phase = "latency" if key == "openai" else f"providers_{key}"
+        direct, gateway = results.get(f"{phase}_direct"), results.get(f"{phase}_gateway")
+        if not (direct and gateway):
+            continue
+        for p in ("p50", "p99"):
+            value = (gateway[f"{p}_us"] - direct[f"{p}_us"]) / 1000
+            summary[f"providers_{key}_added_{p}_ms"] = value
+            if p == "p50":
+                added[key] = value
+            lines.append(
+                row.format(
+                    f"c1 {label} {p} (ms)" + flag(direct, gateway),
+                    ms(direct[f"{p}_us"]),
+                    ms(gateway[f"{p}_us"]),
+                    f"{value:+.3f}",
+                    "",
+                    "",
+                )
+            )
+        cpu_ms = gateway["cpu"]["gateway_cpu_s"] / max(gateway["requests"], 1) * 1000
+        summary[f"providers_{key}_cpu_ms_per_request"] = cpu_ms
+        lines.append(row.format(f"c1 {label} CPU/req (ms)", "", f"{cpu_ms:.3f}", "", "", ""))
+    limit = TARGETS["provider_vs_openai_p50_ms"]
+    for key, label in PROVIDER_PATHS.items():
+        if key == "openai" or key not in added or "openai" not in added:
+            continue
+        diff = added[key] - added["openai"]
+        summary[f"providers_{key}_vs_openai_p50_ms"] = diff
+        lines.append(
+            row.format(
+                f"c1 {label} vs openai p50",
+                "",
+                "",
+                f"{diff:+.3f}",
+                f"<= +{limit} ms",
+                verdict(diff <= limit, diff, limit, " ms", False),
+            )
+        )
+    return lines
+
+
 def bottleneck_notes(results: dict[str, Any]) -> list[str]:
     notes: list[str] = []
     for phase, label in (("rps", "c64 non-stream"), ("streams", "c32 streams")):
@@ -815,20 +982,24 @@ def sanity_check(target: Target) -> None:
                 "messages": [{"role": "user", "content": "hello #mock chunks=2"}],
                 "stream": stream,
             }
-        ).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{target.port}{PATH}",
-            data=body,
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {target.key}"},
         )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as resp:
-                payload = resp.read()
-        except urllib.error.HTTPError as exc:
-            sys.exit(f"bench: {target.name} answered HTTP {exc.code}: {exc.read()[:300]!r}")
+        payload = send(replace(target, body=body))
         ok = b"data: [DONE]" in payload if stream else b'"w0 w1 "' in payload
         if not ok:
             sys.exit(f"bench: unexpected answer from {target.name}: {payload[:300]!r}")
+
+
+def imported_from(env: dict[str, str], cwd: Path) -> str:
+    """Where the servers' python finds sluicegate, as they will be started."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sluicegate; print(sluicegate.__file__)"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or f"nothing: {done.stderr.strip()[-300:]}"
 
 
 def machine() -> dict[str, Any]:
@@ -880,6 +1051,12 @@ def main() -> None:
     env["BENCH_DB"] = str(workdir / "bench.db")
     env["SLUICEGATE_CONFIG"] = str(CONFIG)
     env.pop("SLUICEGATE_MASTER_KEY", None)
+    # The servers start in the work dir: a relative PYTHONPATH (a worktree's src) must keep
+    # pointing where it did, or they would import another checkout's sluicegate.
+    if env.get("PYTHONPATH"):
+        paths = env["PYTHONPATH"].split(os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in paths if p)
+    log(f"servers import {imported_from(env, workdir)}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         mock = servers.start(
@@ -908,6 +1085,8 @@ def main() -> None:
         targets = [direct_t, gateway_t]
         if "latency" in PHASES:
             bench.phase_latency(targets)
+        if "providers" in PHASES:
+            bench.phase_providers(targets, mock_port)
         if "rps" in PHASES:
             bench.phase_rps(targets)
         if PROFILE:
