@@ -334,3 +334,55 @@ def test_steady_traffic_on_a_healthy_database_writes_nothing_to_disk(
     spooled, total, on_disk = asyncio.run(run())
     assert (spooled, on_disk) == (0, [])
     assert total == 150
+
+
+def test_rows_behind_a_slow_insert_are_journaled_then_inserted_from_memory(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Rows that reach the bound behind a slow insert are put on disk (a kill must not lose
+    them) and then inserted from memory, the file removed: never fsynced, never read back.
+    (They once went to the spool proper, fsynced and replayed later: under saturation that
+    extra work made the writer fall further behind until most rows lived on disk.)"""
+    from sluicegate.hooks import log as log_module
+    from sluicegate.hooks.log_spool import Spool
+
+    reads: list[Path] = []
+    real_read = Spool.read
+
+    def counted_read(self: Spool, path: Path) -> list[dict[str, object]]:
+        reads.append(path)
+        return real_read(self, path)
+
+    monkeypatch.setattr(Spool, "read", counted_read)
+
+    async def run() -> tuple[int, list[str], int]:
+        url = f"sqlite+aiosqlite:///{tmp_path}/log.db"
+        await upgrade(url)
+        db = Database(url)
+        spool = tmp_path / "spool"
+        real_insert = request_log.insert_rows
+        slow_once = asyncio.Event()
+
+        async def slow_insert(db: Database, rows) -> None:  # type: ignore[no-untyped-def]
+            if not slow_once.is_set():
+                slow_once.set()
+                await asyncio.sleep(0.6)  # past the bound's half (0.2 s) and then some
+            await real_insert(db, rows)
+
+        monkeypatch.setattr(log_module, "insert_rows", slow_insert)
+        writer = RequestLogWriter(db, spool, flush_interval=0.01, durable_after=0.4)
+        writer.start()
+        writer(finished_now(0))
+        await poll(slow_once.is_set)
+        for i in range(1, 6):  # behind the slow insert
+            writer(finished_now(i))
+        await poll(lambda: len(rows_in(spool)) >= 5)  # on disk while the insert is stuck
+        await poll(lambda: not rows_in(spool))
+        await writer.close()
+        total = await count(db)
+        await db.close()
+        return total, rows_in(spool), writer.rows_spooled
+
+    total, left, spooled = asyncio.run(run())
+    assert (total, left, spooled) == (6, [], 0)
+    assert reads == []

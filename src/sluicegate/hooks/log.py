@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable
@@ -96,6 +97,9 @@ class RequestLogWriter:
         self._overrun_after = durable_after / 2
         self._retry_interval = retry_interval
         self._pending: deque[Completion] = deque()
+        # Rows taken from the deque because they reached the bound while an insert ran: on
+        # disk already (their journal), inserted from memory next, the journal then removed.
+        self._carried: list[_Batch] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -139,13 +143,13 @@ class RequestLogWriter:
         if self._task is not None:
             await self._task
             self._task = None
-        while self._pending:
+        while self._pending or self._carried:
             await self._flush_batch()
         self._spool.release()
 
     async def flush(self) -> None:
         """Write everything pending now (tests and shutdown)."""
-        while self._pending:
+        while self._pending or self._carried:
             await self._flush_batch()
         if self._db_down_since is None and self._connected:
             await self._replay_spool()
@@ -159,7 +163,7 @@ class RequestLogWriter:
                     await self._wakeup.wait()
             self._wakeup.clear()
             try:
-                while self._pending:
+                while self._pending or self._carried:
                     await self._flush_batch()
                 if (
                     self._connected
@@ -172,6 +176,9 @@ class RequestLogWriter:
                 log.exception("request log writer failed; retrying")
 
     async def _flush_batch(self) -> None:
+        if self._carried:
+            await self._insert_carried(self._carried.pop(0))
+            return
         # A backlog (the gateway's core busy with traffic) is written in bigger statements,
         # which cost far less per row, so the writer catches up instead of falling behind.
         size = self._batch_size if len(self._pending) < 4 * self._batch_size else MAX_BATCH
@@ -200,6 +207,23 @@ class RequestLogWriter:
             if taken.journal is not None:
                 return  # on disk already, replayed with the rest
         await self._spool_rows(rows)
+
+    async def _insert_carried(self, carried: _Batch) -> None:
+        """Rows already journaled: inserted now, their file removed once they are in; if the
+        database is away, the file is the spool and is replayed with the rest."""
+        if self._db_down_since is not None or not self._connected:
+            return
+        try:
+            await self._guarded(insert_rows(self._db, carried.rows), carried)
+        except StorageUnavailable as exc:
+            self._enter_outage(exc)
+        except Exception:
+            log.exception(
+                "request log: insert failed; %d rows kept in the spool", len(carried.rows)
+            )
+        else:
+            if carried.journal is not None:
+                await asyncio.to_thread(carried.journal.unlink, missing_ok=True)
 
     async def _insert(self, batch: list[Completion], rows: list[dict[str, Any]]) -> None:
         await insert_rows(self._db, rows)
@@ -250,9 +274,14 @@ class RequestLogWriter:
                 )
             overdue = _finished_at(self._pending[0]) + self._overrun_after if self._pending else 0
             if self._pending and time.time() >= overdue:
-                waiting = [row_from_completion(c) for c in self._pending]
+                # Behind a slow insert: on disk now (no fsync: a kill is the risk, not power
+                # loss), inserted from memory right after it; never read back unless killed.
+                waiting = _Batch([row_from_completion(c) for c in self._pending], math.inf)
                 self._pending.clear()
-                await self._spool_rows(waiting)
+                waiting.journal = await asyncio.to_thread(
+                    self._spool.append, waiting.rows, time.time_ns(), fsync=False
+                )
+                self._carried.append(waiting)
 
     def _enter_outage(self, exc: StorageUnavailable) -> None:
         self._db_down_since = time.monotonic()
