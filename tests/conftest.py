@@ -1,8 +1,12 @@
 """Session-wide servers: one mock upstream and one gateway configured with backends that point
-at it with different timeouts and retry settings (see `gateway_config`)."""
+at it with different timeouts and retry settings (see `gateway_config`); and a real
+redis-server per test module that asks for `redis_url`."""
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -14,6 +18,7 @@ import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from sluicegate.config.schema import GatewayConfig
+from sluicegate.limits.store import LimitStoreUnavailable, RedisLimitStore
 from support import (
     ALICE_KEY,
     BOB_KEY,
@@ -25,6 +30,7 @@ from support import (
     MockUpstream,
     RunningGateway,
     free_port,
+    wait_until,
 )
 
 # The fuzz tests run with no example database (fixed seeds instead), but Hypothesis still keeps
@@ -144,3 +150,42 @@ def http(gateway: RunningGateway) -> Iterator[httpx.Client]:
 @pytest.fixture
 def client(gateway: RunningGateway) -> openai.OpenAI:
     return openai.OpenAI(base_url=gateway.url + "/v1", api_key=ALICE_KEY, max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is required (make test installs it: scripts/test-deps.sh)"
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+
+    async def ping() -> bool:
+        store = RedisLimitStore(url)
+        try:
+            return await store.ping()
+        except LimitStoreUnavailable:
+            return False
+        finally:
+            await store.close()
+
+    wait_until(lambda: asyncio.run(ping()), 20, 0.05)
+    yield url
+    process.terminate()
+    process.wait(10)

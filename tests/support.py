@@ -70,6 +70,19 @@ def sluicegate(*args: str, cwd: Path, timeout: float = 60) -> subprocess.Complet
     )
 
 
+def serve(
+    config: Path, port: int, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`sluicegate serve --config ... --port ...` as a subprocess (stdout and stderr dropped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sluicegate", "serve", "--config", str(config), "--port", str(port)],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

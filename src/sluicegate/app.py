@@ -25,6 +25,7 @@ from typing import Any
 
 from .auth.keys import display_prefix, hash_key
 from .auth.resolver import KeyStore
+from .cluster.breakers import BreakerSync
 from .config import ConfigError, GatewayConfig, load_config
 from .config.schema import BackendConfig
 from .errors import InvalidRequest
@@ -149,6 +150,11 @@ class Gateway:
         for hook in config.hooks:
             self.bus.add(load_hook(hook.class_, hook.options))
         self.state.check_ready = self.db.ping
+        self.breakers: BreakerSync | None = None
+        if config.redis.url:
+            health = self.state.health
+            self.breakers = BreakerSync(config.redis.url, health.apply_open, health.apply_close)
+            health.listener = self.breakers
         self.proxy = ProxyApp(self.state, fallback=self._admin)
         self._admin_app: ASGIApp | None = None
 
@@ -361,6 +367,8 @@ class Gateway:
         self._spawn(self._watch_catalog(), "catalog-watch")
         self._spawn(self.state.inflight.watch(), "stalled-clients")
         self._chain_signals()
+        if self.breakers is not None:
+            self.breakers.start()
         if self.config.logging.retention_days:
             self._spawn(self._enforce_retention(self.config.logging.retention_days), "retention")
         await self.bus.start()
@@ -377,6 +385,8 @@ class Gateway:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.breakers is not None:
+            await self.breakers.close()
         await self.bus.close()
         await self.log_writer.close()
         await self.providers.aclose()

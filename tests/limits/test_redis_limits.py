@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,7 +10,7 @@ import pytest
 
 from sluicegate.limits.store import LimitStoreUnavailable, RedisLimitStore
 from sluicegate.limits.verdict import Scope
-from support import MockUpstream, free_port, wait_for_http
+from support import MockUpstream, free_port, serve, wait_for_http
 
 
 def test_concurrent_admits_never_exceed_the_limit(redis_url: str) -> None:
@@ -62,16 +59,6 @@ def test_unreachable_redis_is_reported_not_hung() -> None:
         asyncio.run(run())
 
 
-def _serve(config: Path, port: int, cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "sluicegate", "serve", "--config", str(config), "--port", str(port)],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
 def test_two_gateway_processes_share_one_rpm_limit(
     redis_url: str, mock: MockUpstream, tmp_path: Path, tag: str
 ) -> None:
@@ -90,7 +77,7 @@ users:
 """
     )
     ports = [free_port(), free_port()]
-    processes = [_serve(config, port, tmp_path) for port in ports]
+    processes = [serve(config, port, tmp_path) for port in ports]
     try:
         for port in ports:
             wait_for_http(f"http://127.0.0.1:{port}/health", 30)

@@ -8,14 +8,17 @@
 
 Failures are what `errors.counts_against_target` says (connect errors, timeouts, 408, 429, 5xx,
 a stream broken by the upstream); a client's 4xx counts neither way. State is per worker
-process: a target that fails here leaves this worker's rotation at once, others find out on
-their own first failures.
+process: a target that fails here leaves this worker's rotation at once. With Redis
+(`cluster.breakers`), the board also tells a `BreakerListener` when a breaker opens or closes
+and takes the other processes' transitions through `apply_open`/`apply_close`, so the others
+skip the target too; the hot path never waits for that (decision 28).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from .table import Target
 
@@ -36,9 +39,18 @@ class TargetHealth:
         return "open" if now < self.open_until else "half_open"
 
 
+class BreakerListener(Protocol):
+    """Told of this process's own breaker transitions; must return at once (no I/O)."""
+
+    def opened(self, backend: str, model: str, seconds: float) -> None: ...
+
+    def closed(self, backend: str, model: str) -> None: ...
+
+
 class HealthBoard:
     def __init__(self) -> None:
         self._health: dict[tuple[str, str], TargetHealth] = {}
+        self.listener: BreakerListener | None = None
 
     def of(self, target: Target) -> TargetHealth:
         key = (target.backend, target.model)
@@ -67,9 +79,7 @@ class HealthBoard:
 
     def succeeded(self, target: Target, latency: float) -> None:
         health = self.of(target)
-        health.failures = 0
-        health.open_until = 0.0
-        health.probing = False
+        self._close(target, health)
         health.latency = (
             latency
             if health.latency is None
@@ -78,9 +88,14 @@ class HealthBoard:
 
     def reachable(self, target: Target) -> None:
         """The target answered, with the client's fault (a 4xx): it is up, close the breaker."""
-        health = self.of(target)
+        self._close(target, self.of(target))
+
+    def _close(self, target: Target, health: TargetHealth) -> None:
         health.failures = 0
-        health.open_until = 0.0
+        if health.open_until:
+            health.open_until = 0.0
+            if self.listener is not None:
+                self.listener.closed(target.backend, target.model)
         health.probing = False
 
     def failed(self, target: Target, retry_after: float | None = None) -> None:
@@ -90,7 +105,27 @@ class HealthBoard:
         if health.probing or health.failures >= cooldown.failures:
             seconds = max(cooldown.seconds, retry_after or 0.0)
             health.open_until = time.monotonic() + seconds
+            if self.listener is not None:
+                self.listener.opened(target.backend, target.model, seconds)
         health.probing = False
+
+    # Another process's transitions (cluster.breakers) ------------------------------------
+
+    def apply_open(self, backend: str, model: str, seconds: float) -> None:
+        """Open (or keep open at least this long) a breaker another process opened."""
+        if seconds <= 0:
+            return
+        health = self._health.get((backend, model))
+        if health is None:
+            health = self._health[(backend, model)] = TargetHealth()
+        health.open_until = max(health.open_until, time.monotonic() + seconds)
+
+    def apply_close(self, backend: str, model: str) -> None:
+        """Another process saw the target answer: close this breaker too."""
+        health = self._health.get((backend, model))
+        if health is not None and health.open_until:
+            health.failures = 0
+            health.open_until = 0.0
 
     def rows(self) -> list[tuple[str, str, str, int, int]]:
         """(backend, model, breaker state, consecutive failures, in flight) per known target."""

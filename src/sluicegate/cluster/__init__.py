@@ -1,0 +1,1 @@
+"""State several gateway processes keep in step through Redis (today: circuit breakers)."""
