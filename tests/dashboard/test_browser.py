@@ -151,7 +151,7 @@ def test_create_user_copy_its_key_and_see_its_call_in_the_log(
         "navigator.clipboard.readText().then(arguments[0], e => arguments[0]('error ' + e))"
     )
     assert copied == key
-    browser.screenshot("users")
+    browser.screenshot("user-key-shown-once")
     # The key works, and its call shows in the log under the new user.
     request_id = chat(dash_gateway, key, "from the new user " + tag())
     assert dash_gateway.completion(request_id).status_code == 200

@@ -8,7 +8,8 @@ function size(el) {
 }
 
 function axes(unit) {
-  return [{}, { size: 56, values: (u, splits) => splits.map((v) => (v === null ? '' : `${+v.toFixed(2)}${unit}`)) }];
+  const label = (v) => (unit === '$' ? `$${+v.toFixed(4)}` : `${+v.toFixed(2)}${unit}`);
+  return [{}, { size: 60, values: (u, splits) => splits.map((v) => (v === null ? '' : label(v))) }];
 }
 
 // One chart: `series` is [{label, values, color}], x is unix seconds.
@@ -37,7 +38,7 @@ export function statusChart(el, xs, ok, c4, c5) {
   const opts = {
     title: 'Responses by status class',
     ...size(el),
-    scales: { x: { time: true } },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
     axes: axes(''),
     series: [{}, serie('5xx', COLORS.c5), serie('4xx', COLORS.c4), serie('2xx', COLORS.ok)],
   };

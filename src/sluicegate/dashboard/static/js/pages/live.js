@@ -1,21 +1,25 @@
 // Live tail: an EventSource on /admin/live/logs (the session cookie authorises it), newest
 // first, with pause (events are held, then shown) and a filter by event type. Reconnecting
 // after a filter change resumes from the last event id.
+import { names } from '../api.js';
 import { fmt, h, statusClass } from '../ui.js';
 
 const MAX_ROWS = 200;
 const TYPES = { audit: 'audit.created', usage: 'usage.recorded' };
+let users = {};
+const userName = (id) => users[id] || id || '—';
 
 function auditRow(e) {
   return h('tr', { class: 'audit' },
     h('td', { 'data-label': 'Time' }, fmt.time(e.created_at)),
     h('td', { 'data-label': 'Event' }, 'request'),
     h('td', { 'data-label': 'Model' }, e.model || '—'),
-    h('td', { 'data-label': 'User' }, e.user_id || '—'),
+    h('td', { 'data-label': 'User' }, userName(e.user_id)),
     h('td', { 'data-label': 'Status' }, h('span', { class: statusClass(e.status_code) }, e.status_code), e.error_type ? ` ${e.error_type}` : ''),
     h('td', { 'data-label': 'Tokens' }, fmt.int(e.total_tokens)),
     h('td', { 'data-label': 'Latency' }, fmt.ms(e.latency_ms)),
-    h('td', { 'data-label': 'Detail' }, e.id != null ? h('a', { href: `#/requests/${e.id}` }, 'Open') : e.request_id));
+    // The row id is assigned when the log writer stores the row; the request id finds it too.
+    h('td', { 'data-label': 'Detail' }, h('a', { href: `#/requests/${encodeURIComponent(e.id ?? e.request_id)}` }, 'Open')));
 }
 
 function usageRow(e) {
@@ -23,14 +27,15 @@ function usageRow(e) {
     h('td', { 'data-label': 'Time' }, new Date().toLocaleString()),
     h('td', { 'data-label': 'Event' }, 'usage'),
     h('td', { 'data-label': 'Model' }, e.model || '—'),
-    h('td', { 'data-label': 'User' }, e.user_id || '—'),
+    h('td', { 'data-label': 'User' }, userName(e.user_id)),
     h('td', { 'data-label': 'Status' }, ''),
     h('td', { 'data-label': 'Tokens' }, fmt.int(e.total_tokens)),
     h('td', { 'data-label': 'Latency' }, fmt.usd(e.cost_usd)),
     h('td', { 'data-label': 'Detail' }, e.request_id || ''));
 }
 
-export function render(main) {
+export async function render(main) {
+  users = await names('users');
   let source = null;
   let cursor = null;
   let paused = false;

@@ -90,9 +90,8 @@ function drawCharts(container, buckets) {
       { label: 'p50', values: col('ttft_ms_p50'), color: COLORS.a },
       { label: 'p95', values: col('ttft_ms_p95'), color: COLORS.b }], 'ms'),
   ];
-  return specs.map((make) => {
-    const el = h('figure', { class: 'chart' });
-    container.append(el);
-    return { plot: make(el), el };
-  });
+  // Every figure is placed first, so each chart is sized to its final grid cell.
+  const figures = specs.map(() => h('figure', { class: 'chart' }));
+  container.append(...figures);
+  return specs.map((make, i) => ({ plot: make(figures[i]), el: figures[i] }));
 }
