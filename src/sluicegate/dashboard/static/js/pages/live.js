@@ -37,6 +37,7 @@ function usageRow(e) {
 export async function render(main) {
   users = await names('users');
   let source = null;
+  let stopped = false;
   let cursor = null;
   let paused = false;
   let held = [];
@@ -77,7 +78,16 @@ export async function render(main) {
     source.addEventListener('heartbeat', (m) => { cursor = m.lastEventId || cursor; state.textContent = 'live'; });
     source.addEventListener(TYPES.audit, onEvent(auditRow));
     source.addEventListener(TYPES.usage, onEvent(usageRow));
-    source.onerror = () => { state.textContent = 'reconnecting…'; state.className = 'live-state off'; };
+    source.onerror = () => {
+      state.textContent = 'reconnecting…';
+      state.className = 'live-state off';
+      // Refused (e.g. 400 for a cursor the server no longer knows): EventSource gives up, so
+      // start again from now.
+      if (source.readyState === EventSource.CLOSED && !stopped) {
+        cursor = null;
+        setTimeout(() => { if (!stopped) connect(); }, 2000);
+      }
+    };
   }
 
   main.append(h('div', { class: 'page-head' }, h('h1', {}, 'Live'), state),
@@ -85,5 +95,5 @@ export async function render(main) {
     h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {},
       ['Time', 'Event', 'Model', 'User', 'Status', 'Tokens', 'Latency / cost', 'Detail'].map((c) => h('th', { scope: 'col' }, c)))), body)));
   connect();
-  return () => source && source.close();
+  return () => { stopped = true; if (source) source.close(); };
 }

@@ -1,14 +1,12 @@
 // Permissions: grants of a backend (every model on it) or a model glob to a user.
-import { get, names } from '../api.js';
+import { names } from '../api.js';
 import { entityPage } from '../crud.js';
 
 export async function render(main) {
   const [users, backends] = await Promise.all([names('users'), names('backends')]);
-  const { data: backendList } = await get('/admin/backends');
-  const { data: userList } = await get('/admin/users');
-  const byName = (list) => Object.fromEntries(list.map((e) => [e.name, e.id]));
-  const userIds = byName(userList);
-  const backendIds = byName(backendList);
+  const invert = (byId) => Object.fromEntries(Object.entries(byId).map(([id, name]) => [name, id]));
+  const userIds = invert(users);
+  const backendIds = invert(backends);
   await entityPage(main, {
     title: 'Permissions', noun: 'permission', path: '/admin/permissions',
     columns: [
