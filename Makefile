@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test bench lint format check clean
+.PHONY: serve test bench lint format check clean dashboard
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,19 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
+
+# The dashboard has no build step (plain ES modules); this re-vendors its one third-party
+# asset, uPlot, from the npm registry at a pinned version. Needs npm; installing and running
+# sluicegate never do (the files are package data).
+UPLOT_VERSION ?= 1.6.32
+DASHBOARD_VENDOR := src/sluicegate/dashboard/static/vendor
+
+dashboard:
+	rm -rf .dashboard-build && mkdir -p .dashboard-build
+	cd .dashboard-build && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && tar xzf uplot-$(UPLOT_VERSION).tgz
+	cp .dashboard-build/package/dist/uPlot.iife.min.js .dashboard-build/package/dist/uPlot.min.css $(DASHBOARD_VENDOR)/
+	cp .dashboard-build/package/LICENSE $(DASHBOARD_VENDOR)/uPlot.LICENSE
+	rm -rf .dashboard-build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

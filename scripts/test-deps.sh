@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the services the test suite runs for real (Debian packages), if they are missing:
-# redis-server (shared limits across processes) and PostgreSQL (the storage and API legs).
+# redis-server (shared limits across processes), PostgreSQL (the storage and API legs) and
+# Chromium with its chromedriver (the dashboard's browser tests, tests/dashboard/).
 # Idempotent; needs root (CI and the dev machines run as root) or passwordless sudo.
 set -euo pipefail
 
@@ -9,6 +10,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
 fi
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 SUDO=""

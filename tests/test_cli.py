@@ -149,6 +149,10 @@ def test_serve_without_config_creates_a_master_key_and_serves_the_demo(tmp_path:
         assert f"http://127.0.0.1:{port}/v1/chat/completions" in curl
         assert f"Bearer {key}" in curl
         assert "demo-echo" in curl
+        dashboard = next(line for line in banner.splitlines() if line.startswith("dashboard:"))
+        assert f"http://127.0.0.1:{port}/dashboard " in dashboard
+        login = httpx.get(f"http://127.0.0.1:{port}/dashboard/login", timeout=30)
+        assert login.status_code == 200
 
         key_file = tmp_path / "sluicegate.key"
         assert key_file.read_text().strip() == key

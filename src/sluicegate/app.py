@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .auth.keys import display_prefix, hash_key
 from .auth.resolver import KeyStore
@@ -49,6 +49,9 @@ from .storage.config_sync import sync_config
 from .storage.db import Database, StorageUnavailable
 from .storage.migrate import upgrade_in_child
 from .types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .dashboard.routes import DashboardApp
 
 log = logging.getLogger("sluicegate")
 
@@ -157,10 +160,23 @@ class Gateway:
             health.listener = self.breakers
         self.proxy = ProxyApp(self.state, fallback=self._admin)
         self._admin_app: ASGIApp | None = None
+        self._dashboard_app: DashboardApp | None = None
+
+    def dashboard(self) -> DashboardApp:
+        """The /dashboard app (sign-in, shell, assets), built on first use like the admin API."""
+        if self._dashboard_app is None:
+            from .dashboard.routes import DashboardApp
+
+            self._dashboard_app = DashboardApp(lambda: self.master_key)
+        return self._dashboard_app
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The admin API (FastAPI), built on its first request: a gateway nobody administers
-        through HTTP does not carry FastAPI and the admin schemas in memory."""
+        """The admin API (FastAPI) and the dashboard, built on their first request: a gateway
+        nobody administers through HTTP does not carry FastAPI and the admin schemas in memory."""
+        path: str = scope["path"]
+        if path == "/dashboard" or path.startswith("/dashboard/"):
+            await self.dashboard()(scope, receive, send)
+            return
         if self._admin_app is None:
             from .admin.app import build_admin_app
 

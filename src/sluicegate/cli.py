@@ -101,6 +101,7 @@ def serve(
         _banner(host, port, master_key, created)
     else:
         click.echo(f"sluicegate {__version__} listening on http://{host}:{port}")
+        click.echo(f"dashboard: http://{host}:{port}/dashboard (sign in with the master key)")
     os.environ[CONFIG_ENV] = str(Path(config_path).resolve()) if config_path else ""
     if workers > 1:
         # Every worker writes its metric values here; a scrape of any worker sums them all.
@@ -114,6 +115,7 @@ def _banner(host: str, port: int, key: str, created: bool) -> None:
     click.echo(
         f"sluicegate {__version__} listening on {url} (loopback only: no master key configured)\n"
         f"master key ({where} ./{KEY_FILE}): {key}\n"
+        f"dashboard: {url}/dashboard (sign in with the master key)\n"
         "try it:\n"
         f"  curl {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
         "-H 'content-type: application/json' "

@@ -12,6 +12,7 @@ retry or a fallback may help (`retryable`) and whether it counts against a targe
     │   ├── RequestTooLarge              413 request_too_large
     │   ├── AuthenticationFailed         401 invalid_api_key
     │   ├── PermissionDenied             403 model_not_allowed
+    │   ├── CsrfRejected                 403 csrf_token_invalid (admin: session cookie, no token)
     │   ├── ModelNotFound                404 model_not_found
     │   ├── NotFound                     404 not_found (no such path, admin id)
     │   ├── MethodNotAllowed             405 method_not_allowed
@@ -127,6 +128,16 @@ class PermissionDenied(RequestError):
     status = 403
     type = "permission_error"
     code = "model_not_allowed"
+    log_type = "permission_denied"
+
+
+class CsrfRejected(RequestError):
+    """Raised (admin API) when a change authorised only by the dashboard's session cookie
+    lacks the matching `x-csrf-token` header: another site may have sent it."""
+
+    status = 403
+    type = "permission_error"
+    code = "csrf_token_invalid"
     log_type = "permission_denied"
 
 

@@ -23,6 +23,13 @@ def same_digest(a: bytes, b: bytes) -> bool:
     return hmac.compare_digest(a, b)
 
 
+def is_master_key(given: str | None, master_key: str | None) -> bool:
+    """Constant-time check; both sides are hashed first so lengths leak nothing either."""
+    if not given or not master_key:
+        return False
+    return same_digest(hash_key(given), hash_key(master_key))
+
+
 def generate_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(24)
 
