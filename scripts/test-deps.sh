@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the services the test suite runs for real (Debian packages), if they are missing:
-# redis-server (shared limits across processes) and PostgreSQL (the storage and API legs).
+# redis-server (shared limits across processes), PostgreSQL (the storage and API legs) and
+# nginx (the load balancer in front of two instances in tests/topology/).
 # Idempotent; needs root (CI and the dev machines run as root) or passwordless sudo.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
 fi
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 SUDO=""
