@@ -81,7 +81,8 @@ class Postgres:
 
     def __init__(self) -> None:
         # Not under pytest's folder: that is private to root, and the server runs as postgres.
-        self.folder, self.port = Path(tempfile.mkdtemp(prefix="sluicegate-topology-pg-")), free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="sluicegate-topology-pg-"))
+        self.port = free_port()
         self.url = self.start()
 
     def _script(self, *args: str) -> str:
@@ -123,7 +124,7 @@ class Redis:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is required (make test installs it: scripts/test-deps.sh)"
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]  # noqa: RUF005
             + ["--appendonly", "no", "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL,
         )
@@ -162,7 +163,7 @@ class Instance:
     def spawn(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "sluicegate", "serve", "--config", str(self.config)]
+                [sys.executable, "-m", "sluicegate", "serve", "--config", str(self.config)]  # noqa: RUF005
                 + ["--port", str(self.port), "--workers", "2"],
                 cwd=self.cwd,
                 stdout=out,

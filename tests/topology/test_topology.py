@@ -10,8 +10,6 @@ not yet counted), which is the documented semantics, not tested as exactness her
 
 from __future__ import annotations
 
-
-import httpx
 import redis
 
 from sluicegate.limits.policy import budget_key
