@@ -276,7 +276,7 @@ database: {{url: "{database}"}}
 redis: {{url: "{redis}"}}
 logging: {{spool_dir: "{folder}/spool-${{GW}}"}}
 backends:
-  - {{name: mock, type: openai, base_url: "{mock}/v1", max_retries: 0,
+  - {{name: mock, type: openai, base_url: "{mock}/v1", max_retries: 2,
       cooldown: {{failures: 1000000, seconds: 0}}}}
 models:
   - {{name: m, targets: [{{backend: mock, model: mock-model}}],
