@@ -99,9 +99,16 @@ def test_compose_topology_fits_the_drain_and_its_config_loads(tmp_path: Path) ->
     for name in ("gateway-1", "gateway-2"):
         grace = services[name]["stop_grace_period"]
         assert int(grace.rstrip("s")) > drain, name
-    nginx = (ROOT / "deploy" / "compose" / "nginx.conf").read_text()
-    assert "gateway-1:4000" in nginx and "gateway-2:4000" in nginx
-    assert "proxy_buffering off" in nginx  # streams are not held back
+    # nginx renders deploy/nginx.conf (the file tests/topology/ runs) with these values.
+    nginx = services["nginx"]
+    assert (
+        "./deploy/nginx.conf:/etc/nginx/templates/sluicegate.conf.template:ro" in nginx["volumes"]
+    )
+    template = (ROOT / "deploy" / "nginx.conf").read_text()
+    placeholders = set(re.findall(r"\$\{(SLUICEGATE_\w+)\}", template))
+    assert placeholders == set(nginx["environment"])
+    assert nginx["environment"]["SLUICEGATE_UPSTREAM_1"] == "gateway-1:4000"
+    assert nginx["ports"] == [f"{nginx['environment']['SLUICEGATE_LISTEN']}:4000"]
     result = _config_with_env(config_text, tmp_path, "compose.yaml")
     assert result.returncode == 0, result.stderr
 

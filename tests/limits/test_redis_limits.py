@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sluicegate.limits.store import LimitStoreUnavailable, RedisLimitStore
+from sluicegate.limits.store import POOL_SIZE, LimitStoreUnavailable, RedisLimitStore
 from sluicegate.limits.verdict import Scope
 from support import MockUpstream, free_port, serve, wait_for_http
 
@@ -27,6 +27,25 @@ def test_concurrent_admits_never_exceed_the_limit(redis_url: str) -> None:
         return sum(v.admitted for v in verdicts)
 
     assert asyncio.run(burst()) == 20
+
+
+def test_a_burst_beyond_the_connection_pool_waits_and_stays_exact(redis_url: str) -> None:
+    """300 admits at once in one process, 10 times the pool: each waits for a connection, none
+    fails (a failure is Redis down to the limiter, which would admit it unchecked)."""
+
+    async def burst() -> tuple[int, int]:
+        store = RedisLimitStore(redis_url)
+        scopes = [Scope("user", 20, None)]
+        try:
+            verdicts = await asyncio.gather(
+                *(store.admit("pool-user", scopes, None, "budget:x") for _ in range(300))
+            )
+        finally:
+            await store.close()
+        return sum(v.admitted for v in verdicts), len(verdicts)
+
+    assert POOL_SIZE * 9 < 300
+    assert asyncio.run(burst()) == (20, 300)
 
 
 def test_token_charges_and_budget_are_shared(redis_url: str) -> None:

@@ -181,13 +181,29 @@ def _redis_errors() -> Iterator[None]:
         raise LimitStoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
 
 
+# Connections per process to Redis for limits. Each admit or charge holds one for one round
+# trip (well under a millisecond), so 32 carry thousands of requests per second; a burst
+# beyond that waits for a free connection (up to POOL_WAIT_SECONDS) instead of failing.
+# (redis-py's default pool fails at once past 100, which the limiter saw as Redis down and
+# admitted the rest unchecked.)
+POOL_SIZE = 32
+POOL_WAIT_SECONDS = 2.0
+
+
 class RedisLimitStore:
     """The same windows in Redis, shared by every worker and instance."""
 
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis
 
-        self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT_SECONDS,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+        )
+        self._redis = redis.Redis(connection_pool=pool)
         self._admit = self._redis.register_script(ADMIT)
         self._charge = self._redis.register_script(CHARGE)
 
@@ -251,4 +267,4 @@ class RedisLimitStore:
             return bool(await self._redis.ping())
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=True)
