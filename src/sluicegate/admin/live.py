@@ -58,9 +58,11 @@ def parse_types(types: str | None) -> frozenset[str]:
 @router.get(
     "/logs",
     response_class=EventStreamResponse,
+    status_code=200,
     summary="Live request log (Server-Sent Events)",
+    response_description=EVENTS_HELP,
     responses={
-        200: {"description": EVENTS_HELP, "content": {"text/event-stream": {}}},
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
         **errors(400),
     },
 )

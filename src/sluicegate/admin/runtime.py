@@ -1,8 +1,8 @@
 """AdminRuntime: what the admin API needs from the running gateway, as a Protocol.
 
 The admin package may not import `app` (STYLE import rules), so the composition root hands
-`build_admin_app` an object with this shape instead: the database, the master key, the live-log bus, and two
-callbacks that let a mutation or a reload take effect in this process at once.
+`build_admin_app` an object with this shape instead: the database, the master key, the live-log
+bus, and two callbacks that let a mutation or a reload take effect in this process at once.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@
     ticker (every FLUSH_SECONDS while anyone reads) ─► events since last tick? one
                     asyncio.Event set: every subscriber wakes once, takes all it missed as one
                     byte string (frames built once per event, shared by all), sends it once
-               ─► a subscriber more than its `limit` events behind (its send is blocked):
-                    overflow(): detached, and its writer cancelled if it is stuck in a send
+               ─► a subscriber stuck in a send (its client is not reading) while more than
+                    its `limit` events piled up: overflow(): detached, its writer cancelled
 
 Sequence numbers count events from 1 in this process; a cursor is `<epoch>-<seq>`, the epoch a
 random word fixed for the bus's life, so a cursor from another process or an earlier run is
@@ -119,13 +119,12 @@ class LiveBus:
             entry.data = data_of(entry.kind, entry.completion)
         return entry.data
 
-    def take(self, sub: Subscription, bound: int | None = None) -> bytes | None:
+    def take(self, sub: Subscription) -> bytes | None:
         """Every event after `sub.cursor` of its kinds, as one byte string, and the cursor
-        moved to the newest; None when `sub` is more than `bound` (its limit) behind: reset
-        it. A resume's first take passes the ring's capacity as the bound."""
+        moved to the newest; None when `sub` was overflowed or the ring has overwritten
+        events it had not taken (reset it)."""
         newest = self.seq
-        bound = min(sub.limit if bound is None else bound, self.capacity)
-        if sub.overflowed or newest - sub.cursor > bound:
+        if sub.overflowed or newest - sub.cursor > self.capacity:
             return None
         if newest == sub.cursor:
             return b""
@@ -167,12 +166,12 @@ class LiveBus:
     def detach(self, sub: Subscription) -> None:
         self._subs.discard(sub)
 
-    async def wait(self, timeout: float) -> None:
-        """Until the next tick with news (or `timeout` seconds, or close)."""
+    async def wait(self, deadline: float) -> None:
+        """Until the next tick with news, or close, or the loop's clock reaching `deadline`."""
         if self.closed:
             return
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(timeout, 0.0)):
+            async with asyncio.timeout_at(deadline):
                 await self._changed.wait()
 
     def _wake(self) -> None:
@@ -187,7 +186,9 @@ class LiveBus:
             if newest == seen:
                 continue
             seen = newest
-            for sub in [s for s in self._subs if newest - s.cursor > s.limit]:
+            # Only a writer stuck in a send is behind: one that is not takes everything it
+            # missed when this tick wakes it, however many events one tick brought.
+            for sub in [s for s in self._subs if s.sending and newest - s.cursor > s.limit]:
                 self._subs.discard(sub)
                 sub.overflow()
             self._wake()

@@ -85,7 +85,7 @@ class RedisRelay:
 
     def _outage(self, exc: Exception, what: str) -> None:
         if not self._down:
-            log.warning("live logs: %s failed (%s); local subscribers unaffected, retrying", what, exc)
+            log.warning("live logs: %s failed (%s); local events unaffected, retrying", what, exc)
         self._down = True
 
     def _recovered(self) -> None:

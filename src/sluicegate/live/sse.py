@@ -56,8 +56,10 @@ class LiveStream:
         writer = asyncio.get_running_loop().create_task(self._write(send))
         sub.writer = writer
         watcher = asyncio.get_running_loop().create_task(_until_disconnect(receive))
+        hung_up = False
         try:
             await asyncio.wait({writer, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            hung_up = watcher.done()
         finally:
             self.bus.detach(sub)
             for task in (writer, watcher):
@@ -65,7 +67,7 @@ class LiveStream:
             for task in (writer, watcher):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if sub.overflowed and writer.cancelled() and not watcher.done():
+        if sub.overflowed and writer.cancelled() and not hung_up:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(RESET_GRACE_SECONDS):
                     await send(_body(self._reset("too_slow"), more=False))
@@ -81,15 +83,12 @@ class LiveStream:
         bus, sub = self.bus, self.sub
         loop = asyncio.get_running_loop()
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-        if self.resumed:
-            body = bus.take(sub, bound=bus.capacity) or b""
-        else:
-            body = self._reset(self.reason)
+        body = (bus.take(sub) or b"") if self.resumed else self._reset(self.reason)
         bus.attach(sub)
         next_beat = loop.time() + self.heartbeat
         while True:
             if bus.closed:
-                await send(_body(body + (bus.take(sub, bus.capacity) or b""), more=False))
+                await send(_body(body + (bus.take(sub) or b""), more=False))
                 return
             now = loop.time()
             if now >= next_beat:
@@ -99,7 +98,7 @@ class LiveStream:
                 sub.sending = True
                 await send(_body(body))
                 sub.sending = False
-            await bus.wait(next_beat - loop.time())
+            await bus.wait(next_beat)
             taken = bus.take(sub)
             if taken is None:
                 await send(_body(self._reset("too_slow"), more=False))
