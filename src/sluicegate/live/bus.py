@@ -73,6 +73,9 @@ class LiveBus:
         self._subs: set[Subscription] = set()
         self._changed = asyncio.Event()
         self._ticker: asyncio.Task[None] | None = None
+        # Subscribers woken by the same tick mostly ask for the same range with the same
+        # types: the joined bytes are made once per (from, to, types), not once per subscriber.
+        self._batches: dict[tuple[int, int, frozenset[str]], bytes] = {}
 
     # Publishing (the request's task: O(1)) -----------------------------------------------
 
@@ -128,9 +131,19 @@ class LiveBus:
             return None
         if newest == sub.cursor:
             return b""
-        ring, capacity, kinds = self._ring, self.capacity, sub.kinds
+        key = (sub.cursor, newest, sub.kinds)
+        batch = self._batches.get(key)
+        if batch is None:
+            if self._batches and next(iter(self._batches))[1] != newest:
+                self._batches.clear()  # only this tick's batches can be asked for again
+            batch = self._batches[key] = self._join(sub.cursor, newest, sub.kinds)
+        sub.cursor = newest
+        return batch
+
+    def _join(self, after: int, newest: int, kinds: frozenset[str]) -> bytes:
+        ring, capacity = self._ring, self.capacity
         frames = []
-        for seq in range(sub.cursor + 1, newest + 1):
+        for seq in range(after + 1, newest + 1):
             entry = ring[seq % capacity]
             assert entry is not None and entry.seq == seq
             if entry.kind not in kinds:
@@ -138,7 +151,6 @@ class LiveBus:
             if entry.frame is None:
                 entry.frame = frame(EVENT_NAMES[entry.kind], self.cursor(seq), self.data(entry))
             frames.append(entry.frame)
-        sub.cursor = newest
         return b"".join(frames)
 
     def local_after(self, seq: int) -> tuple[int, list[tuple[str, bytes]]]:
