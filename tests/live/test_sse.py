@@ -8,10 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from conftest import gateway_config
-from support import ALICE_KEY, MASTER_KEY, MockUpstream, RunningGateway, wait_until
+from support import ALICE_KEY, MASTER_KEY, RunningGateway, wait_until
 
-from .conftest import HEARTBEAT_SECONDS, chat
+from .conftest import chat, config_like
 from .tail import Tail
 
 
@@ -60,26 +59,20 @@ def test_a_subscriber_that_stops_reading_is_reset_and_disconnected(
         reader.close()
 
 
-def test_events_arrive_while_the_database_is_down(mock: MockUpstream, tmp_path: Path) -> None:
+def test_events_arrive_while_the_database_is_down(gateway: RunningGateway, tmp_path: Path) -> None:
     # A SQLite file in a folder that does not exist: every connection fails at once.
-    config = gateway_config(mock.url, f"sqlite+aiosqlite:///{tmp_path}/missing/gateway.db")
-    spool = {"spool_dir": str(tmp_path / "spool")}
-    config = config.model_copy(
-        update={
-            "logging": config.logging.model_copy(update=spool),
-            "live": config.live.model_copy(update={"heartbeat_seconds": HEARTBEAT_SECONDS}),
-        }
-    )
-    gateway = RunningGateway(config)
+    spool = gateway.app.config.logging.model_copy(update={"spool_dir": str(tmp_path / "spool")})
+    config = config_like(gateway, f"sqlite+aiosqlite:///{tmp_path}/missing/gw.db", logging=spool)
+    down_gateway = RunningGateway(config)
     try:
         admin = {"authorization": f"Bearer {MASTER_KEY}"}
-        down = httpx.get(gateway.url + "/admin/analytics/requests", headers=admin)
+        down = httpx.get(down_gateway.url + "/admin/analytics/requests", headers=admin)
         assert down.status_code == 503
-        with Tail(gateway.url) as tail, httpx.Client(base_url=gateway.url) as client:
+        with Tail(down_gateway.url) as tail, httpx.Client(base_url=down_gateway.url) as client:
             client.headers["authorization"] = f"Bearer {ALICE_KEY}"
             response = chat(client, "while the database is down")
             assert response.status_code == 200
             events = tail.wait_for(response.headers["x-request-id"])
             assert events["audit.created"]["status_code"] == 200
     finally:
-        gateway.stop()
+        down_gateway.stop()
