@@ -255,6 +255,7 @@ def drive(served: Served, mock: MockUpstream, secrets: Secrets, *, master: bool)
             timeout=10,
             interval=0.1,
         )
+        traffic.responses.append(live_replay(served, secrets.master, last))
         rows = admin.get("/admin/analytics/requests", params={"limit": 1000}).json()["rows"]
         details = [
             expect(admin.get(f"/admin/analytics/requests/{row['id']}"), 200).json() for row in rows
@@ -288,6 +289,28 @@ def drive(served: Served, mock: MockUpstream, secrets: Secrets, *, master: bool)
         for what, secret in secrets.client_keys().items():
             assert secret not in found, f"the {what} was sent upstream: {record}"
     return traffic
+
+
+def live_replay(served: Served, master: str, last: str) -> httpx.Response:
+    """The live log of the whole run (replayed from its first event up to the usage event of
+    request `last`), as one response: the stream never ends by itself, so it is cut there."""
+    url = served.url + "/admin/live/logs"
+    headers = {"authorization": f"Bearer {master}"}
+    with httpx.stream("GET", url, headers=headers, timeout=30) as opened:
+        data = next(line for line in opened.iter_lines() if line.startswith("data: "))
+    reset = orjson.loads(data.removeprefix("data: "))
+    epoch = reset["cursor"].split("-")[0]
+    seen = b""
+    end = f'event: usage.recorded\ndata: {{"request_id":"{last}"'.encode()
+    with httpx.stream(
+        "GET", url, params={"cursor": f"{epoch}-0"}, headers=headers, timeout=30
+    ) as replay:
+        assert replay.status_code == 200
+        for chunk in replay.iter_bytes():
+            seen += chunk
+            if end in seen:
+                break
+        return httpx.Response(200, headers=replay.headers, content=seen)
 
 
 def shown(response: httpx.Response) -> str:

@@ -18,13 +18,18 @@ warm-up run first (not measured):
     streams   wrk -t1 -c32, 20-chunk streams                 streams/s, gateway CPU per 1k
     soak      wrk -t1 -c64, 100k non-stream (gateway only)   VmRSS at 0 / 50k / 100k, and
                                                              request-log rows vs requests
+    live      wrk -t1 -c64, non-stream (gateway only),     requests/s without and with the
+              first alone, then with 20 subscribers on      subscribers, the drop (target
+              GET /admin/live/logs (live_tail.py on the     <= 10%), events each subscriber
+              load core) reading everything                 received
 
 Environment:
     BENCH_SECONDS=10        measured seconds per run (2 for a smoke run)
     BENCH_WARMUP=2          warm-up seconds before each measured run
     BENCH_SKIP_SOAK=1       skip the 100k-request RSS phase
     BENCH_SOAK_REQUESTS     requests in the soak phase (default 100000, two halves)
-    BENCH_PHASES=a,b        run only these phases (latency,providers,rps,ttft,streams,soak);
+    BENCH_PHASES=a,b        run only these phases (latency,providers,rps,ttft,streams,soak,
+                            live);
                             an empty value runs none (with BENCH_PROFILE: just the profile)
     BENCH_SERVER=granian    run the gateway under granian instead of uvicorn
     BENCH_JSON_OUT=path     also write every figure as JSON to `path`
@@ -35,6 +40,7 @@ Environment:
                             BENCH_PROFILE_ARGS="--gil" passes extra py-spy options;
                             BENCH_PROFILE_PATH=chat_anthropic or messages_anthropic profiles
                             that provider path instead of chat -> openai
+    BENCH_LIVE_SUBSCRIBERS=20  live-log subscribers attached in the live phase
     BENCH_RETRIES=2         a measured run during which other processes used > 5% of a core
                             is repeated up to this many times; the quietest run is kept
     BENCH_QUIET_TIMEOUT=60  seconds to wait for other processes to leave the cores idle
@@ -73,8 +79,10 @@ BIN = Path(sys.executable).parent  # the venv's bin: the runner is started with 
 CONFIG = HERE / "gateway.yaml"
 LUA = HERE / "chat.lua"
 TTFT = HERE / "ttft.py"
+LIVE_TAIL = HERE / "live_tail.py"
 
 USER_KEY = "sk-bench-user-0000000000000000"  # must match gateway.yaml
+MASTER_KEY = "sk-bench-master-0000000000000000"  # gateway.yaml's too (live logs need it)
 GATEWAY_MODEL = "bench"
 MOCK_MODEL = "mock-model"
 PATH = "/v1/chat/completions"
@@ -104,6 +112,8 @@ TARGETS = {
     "rss_mb": 100,
     # each anthropic path's added c1 p50 minus the openai pass-through's (issue 8)
     "provider_vs_openai_p50_ms": 0.1,
+    # c64 requests/s with live-log subscribers attached vs without (issue 9)
+    "live_drop_pct": 10.0,
 }
 
 
@@ -133,7 +143,8 @@ PROFILE_PATH = os.environ.get("BENCH_PROFILE_PATH", "").strip() or "openai"
 if PROFILE_PATH not in PROVIDER_PATHS:
     sys.exit(f"bench: BENCH_PROFILE_PATH must be one of {', '.join(PROVIDER_PATHS)}")
 QUIET_TIMEOUT = env_int("BENCH_QUIET_TIMEOUT", 60)
-ALL_PHASES = ("latency", "providers", "rps", "ttft", "streams", "soak")
+ALL_PHASES = ("latency", "providers", "rps", "ttft", "streams", "soak", "live")
+LIVE_SUBSCRIBERS = max(1, env_int("BENCH_LIVE_SUBSCRIBERS", 20))
 PHASES = [p.strip() for p in os.environ.get("BENCH_PHASES", ",".join(ALL_PHASES)).split(",")]
 if unknown := [p for p in PHASES if p and p not in ALL_PHASES]:
     sys.exit(f"bench: unknown BENCH_PHASES {unknown}; choose from {','.join(ALL_PHASES)}")
@@ -511,6 +522,7 @@ class Bench:
         self.results: dict[str, Any] = {}
         self.gateway_requests = 0  # requests the gateway has answered so far (approximate)
         self.soak_errors = 0
+        self.helpers: dict[str, int] = {}  # role -> pid of a load-core helper (live phase)
 
     def gateway_pids(self) -> list[int]:
         return descendants(self.gateway_pid)
@@ -519,7 +531,9 @@ class Bench:
         return sum(status_kb(pid, key) for pid in self.gateway_pids())
 
     def window(self) -> Window:
-        return Window({"gateway": self.gateway_pids(), "mock": descendants(self.mock_pid)})
+        roles = {"gateway": self.gateway_pids(), "mock": descendants(self.mock_pid)}
+        roles.update({role: descendants(pid) for role, pid in self.helpers.items()})
+        return Window(roles)
 
     def measured_wrk(self, target: Target, connections: int, **kw: Any) -> dict[str, Any]:
         if WARMUP:
@@ -585,6 +599,33 @@ class Bench:
         for target in targets:
             log(f"throughput c64 non-stream -> {target.name}")
             self.results[f"rps_{target.name}"] = self.measured_wrk(target, 64, latency=True)
+
+    def phase_live(self, gateway: Target, env: dict[str, str]) -> None:
+        """c64 through the gateway without, then with, live-log subscribers reading."""
+        log("throughput c64 non-stream -> gateway, no live-log subscribers")
+        self.results["live_off"] = self.measured_wrk(gateway, 64, latency=True)
+        argv = ["taskset", "-c", LOAD_CORE, sys.executable, str(LIVE_TAIL)]
+        argv += ["--port", str(gateway.port), "--key", MASTER_KEY]
+        argv += ["--count", str(LIVE_SUBSCRIBERS)]
+        tails = self.servers.start("live-subscribers", argv, env)
+        logfile = self.servers.workdir / "live-subscribers.log"
+        deadline = time.monotonic() + 20
+        while "ready" not in logfile.read_text() and time.monotonic() < deadline:
+            if tails.poll() is not None or "failed" in logfile.read_text():
+                sys.exit(f"bench: live subscribers failed: {logfile.read_text()[-2000:]}")
+            time.sleep(0.05)
+        self.helpers["live"] = tails.pid
+        try:
+            log(f"throughput c64 non-stream -> gateway, {LIVE_SUBSCRIBERS} live-log subscribers")
+            self.results["live_on"] = self.measured_wrk(gateway, 64, latency=True)
+        finally:
+            del self.helpers["live"]
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(tails.pid, signal.SIGTERM)
+            tails.wait(10)
+        for line in logfile.read_text().splitlines():
+            if line.startswith("BENCH_JSON "):
+                self.results["live_on"]["subscribers"] = json.loads(line[len("BENCH_JSON ") :])
 
     def phase_ttft(self, targets: list[Target]) -> None:
         for target in targets:
@@ -748,6 +789,7 @@ def report(results: dict[str, Any], meta: dict[str, Any]) -> list[str]:
                 )
             )
     lines += provider_rows(results, row, summary)
+    lines += live_rows(results, row, summary)
     rps_d, rps_g = results.get("rps_direct"), results.get("rps_gateway")
     if rps_d and rps_g:
         limit = TARGETS["rps_c64"]
@@ -916,6 +958,41 @@ def provider_rows(results: dict[str, Any], row: str, summary: dict[str, Any]) ->
                 f"<= +{limit} ms",
                 verdict(diff <= limit, diff, limit, " ms", False),
             )
+        )
+    return lines
+
+
+def live_rows(results: dict[str, Any], row: str, summary: dict[str, Any]) -> list[str]:
+    """c64 gateway requests/s without and with live-log subscribers (in the direct and
+    gateway columns), the drop in %, and what the subscribers received."""
+    off, on = results.get("live_off"), results.get("live_on")
+    if not (off and on):
+        return []
+    drop = 100 * (1 - on["rps"] / max(off["rps"], 1e-9))
+    limit = TARGETS["live_drop_pct"]
+    summary["live_drop_pct"] = drop
+    lines = [
+        row.format(
+            f"c64 req/s, 0 vs {LIVE_SUBSCRIBERS} live subs" + flag(off, on),
+            f"{off['rps']:,.0f}",
+            f"{on['rps']:,.0f}",
+            f"{-drop:+.1f}%",
+            f"drop <= {limit:g}%",
+            verdict(drop <= limit, drop, limit, "%", False),
+        )
+    ]
+    cpu = [r["cpu"]["gateway_cpu_s"] / max(r["requests"], 1) * 1000 for r in (off, on)]
+    summary["live_cpu_ms_per_request"] = cpu
+    lines.append(
+        row.format("c64 gateway CPU/req (ms), 0 vs live subs", f"{cpu[0]:.3f}", f"{cpu[1]:.3f}",
+                   f"{100 * (cpu[1] / max(cpu[0], 1e-9) - 1):+.1f}%", "", "")
+    )  # fmt: skip
+    subscribers = on.get("subscribers")
+    if subscribers:
+        events = subscribers["events"]
+        lines.append(
+            f"  live subscribers: {min(events):,}-{max(events):,} events each, "
+            f"{sum(subscribers['bytes']) / 1e6:,.1f} MB in all, {subscribers['ended']} cut off"
         )
     return lines
 
@@ -1101,6 +1178,9 @@ def main() -> None:
             bench.phase_soak(gateway_t)
         meta["rss_peak_kb"] = bench.rss_kb("VmHWM")
         meta["rss_end_kb"] = bench.rss_kb()
+        # Last: its first admin request loads the admin app (~11 MB), after the RSS figures.
+        if "live" in PHASES:
+            bench.phase_live(gateway_t, env)
     except KeyboardInterrupt:
         log("interrupted")
         raise SystemExit(130) from None

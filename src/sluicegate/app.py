@@ -27,16 +27,18 @@ from .auth.keys import display_prefix, hash_key
 from .auth.resolver import KeyStore
 from .cluster.breakers import BreakerSync
 from .config import ConfigError, GatewayConfig, load_config
-from .config.schema import BackendConfig
+from .config.schema import BackendConfig, LiveConfig
 from .errors import InvalidRequest
 from .hooks.bus import HookBus
 from .hooks.limits import LimitHook
+from .hooks.live import LiveHook
 from .hooks.loader import load_hook
 from .hooks.log import RequestLogWriter
 from .hooks.metrics import MetricsHook
 from .limits.periods import period_bounds
 from .limits.policy import budget_key
 from .limits.store import LimitStore, LimitStoreUnavailable, MemoryLimitStore, RedisLimitStore
+from .live.bus import LiveBus
 from .providers.base import Provider
 from .providers.registry import UnsupportedBackend, build_provider
 from .proxy.dispatch import ProxyApp
@@ -150,6 +152,9 @@ class Gateway:
         self.limits = LimitHook(new_limit_store(config.redis.url))
         self.bus.add(self.limits)
         self.bus.subscribe(self.log_writer)
+        # Live logs: from the Completion, never the database (events flow while it is down).
+        self.live = LiveBus(config.live.buffer_events)
+        self.bus.add(LiveHook(self.live, config.redis.url))
         for hook in config.hooks:
             self.bus.add(load_hook(hook.class_, hook.options))
         self.state.check_ready = self.db.ping
@@ -189,6 +194,10 @@ class Gateway:
     def master_key(self) -> str | None:
         return self.config.server.master_key
 
+    @property
+    def live_config(self) -> LiveConfig:
+        return self.config.live
+
     async def catalog_changed(self) -> None:
         await self.apply_catalog()
 
@@ -211,6 +220,8 @@ class Gateway:
             self.config.server.port,
         ):
             restart.append("server.host/port")
+        if config.live.buffer_events != self.config.live.buffer_events:
+            restart.append("live.buffer_events")
         self.config = config
         await self._sync_config()
         await self.apply_catalog()
@@ -314,6 +325,7 @@ class Gateway:
         if inflight.draining:
             return
         inflight.draining = True
+        self.live.close()  # live-log streams never end by themselves: end them now
         seconds = self.config.server.drain_seconds
         log.warning("draining: %d requests in flight get %gs to finish", len(inflight), seconds)
         asyncio.get_running_loop().call_later(seconds, self._end_drain)

@@ -42,6 +42,7 @@ Raised at the boundaries of our own dependencies (not request errors, never sent
     StorageUnavailable   storage/db.py: the database cannot be reached now; retry later
     StorageConflict      storage/db.py: a write broke a constraint (unique name, foreign key)
     LimitStoreUnavailable limits/store.py: Redis cannot be reached; the limiter fails open
+    LiveRelayUnavailable live/redis.py: Redis cannot be reached; live events stay local
 """
 
 from __future__ import annotations
@@ -399,6 +400,11 @@ class StorageConflict(Exception):
 
 class LimitStoreUnavailable(Exception):
     """Raised when the shared limit store (Redis) cannot be reached; callers fail open."""
+
+
+class LiveRelayUnavailable(Exception):
+    """Raised when the live-log relay cannot reach Redis; events keep reaching this process's
+    subscribers and the relay retries."""
 
 
 def error_object(error: GatewayError) -> dict[str, object]:

@@ -17,6 +17,8 @@ import httpx
 import uvicorn
 
 from sluicegate.admin import build_admin_app
+from sluicegate.config.schema import LiveConfig
+from sluicegate.live.bus import LiveBus
 from sluicegate.storage.db import Database
 from sluicegate.storage.migrate import upgrade
 from support import free_port, wait_until
@@ -34,6 +36,8 @@ class FakeRuntime:
         self.changes = 0
         self.reloads = 0
         self.reload_result: dict[str, Any] | Exception = {"reloaded": True}
+        self.live = LiveBus()
+        self.live_config = LiveConfig()
 
     async def catalog_changed(self) -> None:
         self.changes += 1

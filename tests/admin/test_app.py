@@ -41,6 +41,7 @@ ROUTES = [
     ("GET", "/admin/analytics/requests/1"),
     ("GET", "/admin/analytics/usage?group_by=user"),
     ("POST", "/admin/reload"),
+    ("GET", "/admin/live/logs"),
     ("GET", "/admin/no-such-route"),
 ]
 

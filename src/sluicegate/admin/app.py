@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..errors import GatewayError
-from . import analytics, backends, keys, models, permissions, reload, users
+from . import analytics, backends, keys, live, models, permissions, reload, users
 from .auth import MasterKeyGuard, api_key_header, bearer
 from .openapi import document_errors
 from .routing import respond_to
@@ -43,6 +43,7 @@ TAGS = [
     {"name": "users", "description": "Users and their API keys (shown once, stored hashed)."},
     {"name": "permissions", "description": "Grants of a backend or a model glob to a user."},
     {"name": "analytics", "description": "The request log and usage totals."},
+    {"name": "live", "description": "Finished requests as Server-Sent Events, as they happen."},
     {"name": "config", "description": "Re-reading the config file."},
 ]
 
@@ -60,7 +61,7 @@ def build_admin_app(runtime: AdminRuntime) -> FastAPI:
     )
     app.state.runtime = runtime
     security = [Security(bearer), Security(api_key_header)]
-    for module in (backends, models, users, keys, permissions, analytics, reload):
+    for module in (backends, models, users, keys, permissions, analytics, live, reload):
         app.include_router(module.router, dependencies=security, responses=errors(401, 503))
     document_errors(app)
 

@@ -2,7 +2,8 @@
 
 FastAPI documents a 422 wherever request validation can fail; the admin API answers those
 failures with 400 `invalid_request` (errors.py), so each 422 becomes that 400 and FastAPI's
-validation-error schemas go. A query parameter cannot be null (it is left out instead), so the
+validation-error schemas go. Error bodies are JSON even on a route whose own answer is not
+(the live log's SSE). A query parameter or header cannot be null (it is left out instead), so the
 null FastAPI allows for an optional one is dropped from its schema. The other statuses are
 declared with `schemas.errors(...)`: 401 and 503 for every /admin route (app.py), 404, 409 and
 the other 400s on the routes that raise them. tests/admin/test_openapi_fuzz.py holds the
@@ -28,7 +29,7 @@ def with_errors_as_answered(document: dict[str, Any]) -> dict[str, Any]:
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
             for parameter in operation.get("parameters", []):
-                if parameter.get("in") == "query":
+                if parameter.get("in") in ("query", "header"):
                     parameter["schema"] = _without_null(parameter["schema"])
             responses = operation.get("responses", {})
             if responses.pop("422", None) is not None and "400" not in responses:
@@ -36,6 +37,12 @@ def with_errors_as_answered(document: dict[str, Any]) -> dict[str, Any]:
                     "description": ERROR_DESCRIPTIONS[400],
                     "content": {"application/json": {"schema": {"$ref": _ERROR_REF}}},
                 }
+            for status, response in responses.items():
+                content = response.get("content", {})
+                # FastAPI files error bodies under the route's own media type (SSE).
+                misfiled = len(content) == 1 and "application/json" not in content
+                if status.startswith(("4", "5")) and misfiled:
+                    response["content"] = {"application/json": next(iter(content.values()))}
             operation["responses"] = dict(sorted(responses.items()))
     schemas = document.get("components", {}).get("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:

@@ -1,8 +1,8 @@
 """AdminRuntime: what the admin API needs from the running gateway, as a Protocol.
 
 The admin package may not import `app` (STYLE import rules), so the composition root hands
-`build_admin_app` an object with this shape instead: the database, the master key, and two
-callbacks that let a mutation or a reload take effect in this process at once.
+`build_admin_app` an object with this shape instead: the database, the master key, the live-log
+bus, and two callbacks that let a mutation or a reload take effect in this process at once.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
+from ..config.schema import LiveConfig
+from ..live.bus import LiveBus
 from ..storage.db import Database
 
 
@@ -29,6 +31,16 @@ class AdminRuntime(Protocol):
     @property
     def master_key(self) -> str | None:
         """The admin key; None disables the admin API (every /admin call gets 401)."""
+        ...
+
+    @property
+    def live(self) -> LiveBus:
+        """This process's live-log events (GET /admin/live/logs)."""
+        ...
+
+    @property
+    def live_config(self) -> LiveConfig:
+        """`live:` of the current config (heartbeat, per-subscriber bound)."""
         ...
 
     async def catalog_changed(self) -> None:

@@ -81,6 +81,16 @@ class LoggingConfig(Strict):
 
 class LiveConfig(Strict):
     heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # Live-log events kept per process for resuming with a cursor (two per request).
+    buffer_events: int = Field(default=5000, ge=2, le=1_000_000)
+    # How far behind the newest event one subscriber may fall before it is reset and cut off.
+    queue_events: int = Field(default=1000, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _queue_within_buffer(self) -> LiveConfig:
+        if self.queue_events > self.buffer_events:
+            raise ValueError("live.queue_events must not exceed live.buffer_events")
+        return self
 
 
 class Timeouts(Strict):
