@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 
-from limits.conftest import redis_url  # noqa: F401  (fixture: a real redis-server)
 from sluicegate.live.events import AUDIT, USAGE
 from sluicegate.live.redis import decode_batch, encode_batch
 from support import MockUpstream, free_port, wait_for_http, wait_until
@@ -47,7 +46,7 @@ def test_batches_encode_and_decode_without_json() -> None:
 
 
 def test_every_subscriber_sees_both_processes_requests_once(
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     mock: MockUpstream,
     tmp_path: Path,
     tag: str,
