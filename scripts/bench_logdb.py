@@ -29,7 +29,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from sluicegate.storage import request_log
+from sluicegate.storage import request_log, timeseries
 from sluicegate.storage.db import Database
 from sluicegate.storage.migrate import upgrade
 
@@ -129,9 +129,17 @@ async def timed(fn: Callable[[], Awaitable[Any]], repeat: int) -> tuple[float, A
     return statistics.median(samples), result
 
 
+async def series(db: Database, bucket: Any, since: datetime, **filters: Any) -> list[Any]:
+    """What GET /admin/analytics/timeseries runs: buckets from `since` to the current one."""
+    until = timeseries.floor(NOW, bucket) + timeseries.WIDTH[bucket]
+    return await timeseries.timeseries(db, bucket, since, until, **filters)
+
+
 def describe(result: Any) -> str:
     if isinstance(result, tuple):
         return f"{len(result[0])} rows of {result[1]}"
+    if isinstance(result, list) and result and "start" in result[0]:
+        return f"{len(result)} buckets, {sum(b['requests'] for b in result):,} rows"
     if isinstance(result, list):
         return f"{len(result)} groups"
     return "found" if result else "missing"
@@ -140,6 +148,7 @@ def describe(result: Any) -> str:
 async def run_queries(db: Database, repeat: int) -> list[tuple[str, float, str]]:
     week = NOW - timedelta(days=7)
     day = NOW - timedelta(days=1)
+    hour = timedelta(hours=1)
     newest = (await request_log.query_rows(db, limit=1))[0][0]["id"]
     cases: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
         ("newest 50 (+ total of all rows)", lambda: request_log.query_rows(db, limit=50)),
@@ -157,6 +166,11 @@ async def run_queries(db: Database, repeat: int) -> list[tuple[str, float, str]]
         ("usage by backend, 7 days", lambda: request_log.usage(db, "backend", since=week)),
         ("usage by day, 7 days", lambda: request_log.usage(db, "day", since=week)),
         ("usage by day, 30 days", lambda: request_log.usage(db, "day")),
+        ("timeseries minute, last hour", lambda: series(db, "minute", NOW - hour)),
+        ("timeseries hour, last day", lambda: series(db, "hour", day)),
+        ("timeseries minute, last day", lambda: series(db, "minute", day)),
+        ("timeseries hour + model, 7 days", lambda: series(db, "hour", week, model="model-3")),
+        ("timeseries day, 30 days", lambda: series(db, "day", NOW - timedelta(days=30))),
     ]  # fmt: skip
     results = []
     for name, fn in cases:

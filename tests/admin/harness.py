@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import uvicorn
 
 from sluicegate.admin import build_admin_app
-from sluicegate.config.schema import LiveConfig
+from sluicegate.config.schema import GatewayConfig, LiveConfig
 from sluicegate.live.bus import LiveBus
 from sluicegate.storage.db import Database
 from sluicegate.storage.migrate import upgrade
-from support import free_port, wait_until
+from support import RunningGateway, free_port, wait_until
 
 MASTER_KEY = "sk-admin-master-test"
 T = TypeVar("T")
@@ -108,6 +109,23 @@ class AdminServer:
         if self.server is not None:
             self.server.should_exit = True
         self.thread.join(20)
+
+
+def demo_gateway(folder: Path, master_key: str, user: str, key: str) -> Iterator[RunningGateway]:
+    """A whole gateway for a module fixture to `yield from`: SQLite in `folder`, the demo
+    backend and its model `demo-echo`, one user who may use every model."""
+    config = GatewayConfig.model_validate(
+        {
+            "database": {"url": f"sqlite+aiosqlite:///{folder}/gateway.db"},
+            "server": {"master_key": master_key},
+            "backends": [{"name": "demo", "type": "demo", "models": ["demo-echo"]}],
+            "models": [{"name": "demo-echo", "targets": [{"backend": "demo", "model": "x"}]}],
+            "users": [{"name": user, "api_keys": [key], "models": ["*"]}],
+        }
+    )
+    running = RunningGateway(config)
+    yield running
+    running.stop()
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:

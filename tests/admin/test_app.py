@@ -40,6 +40,7 @@ ROUTES = [
     ("GET", "/admin/analytics/requests"),
     ("GET", "/admin/analytics/requests/1"),
     ("GET", "/admin/analytics/usage?group_by=user"),
+    ("GET", "/admin/analytics/timeseries"),
     ("POST", "/admin/reload"),
     ("GET", "/admin/live/logs"),
     ("GET", "/admin/no-such-route"),

@@ -22,10 +22,9 @@ import schemathesis
 from schemathesis import Case
 
 from sluicegate.admin import build_admin_app
-from sluicegate.config.schema import GatewayConfig
 from support import RunningGateway
 
-from .harness import FakeRuntime
+from .harness import FakeRuntime, demo_gateway
 
 MASTER_KEY = "sk-fuzz-master"
 AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
@@ -40,19 +39,7 @@ CONFIG = {
 
 @pytest.fixture(scope="module")
 def fuzzed_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    folder = tmp_path_factory.mktemp("fuzz")
-    config = GatewayConfig.model_validate(
-        {
-            "database": {"url": f"sqlite+aiosqlite:///{folder}/gateway.db"},
-            "server": {"master_key": MASTER_KEY},
-            "backends": [{"name": "demo", "type": "demo", "models": ["demo-echo"]}],
-            "models": [{"name": "demo-echo", "targets": [{"backend": "demo", "model": "x"}]}],
-            "users": [{"name": "alice", "api_keys": ["sk-fuzz-alice"], "models": ["*"]}],
-        }
-    )
-    running = RunningGateway(config)
-    yield running
-    running.stop()
+    yield from demo_gateway(tmp_path_factory.mktemp("fuzz"), MASTER_KEY, "alice", "sk-fuzz-alice")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""/admin/analytics: the request log, filtered and paged newest first, and usage totals.
+"""/admin/analytics: the request log, filtered and paged newest first, usage totals, and the
+per-bucket timeseries the dashboard charts.
 
 Times in `since`/`until` are an RFC 3339 date-time (the offset may be left out: UTC), a date
 (its midnight, UTC) or unix seconds; an empty value is no bound. Ranges are half-open,
@@ -17,13 +18,13 @@ from pydantic import WithJsonSchema
 from sqlalchemy import select
 
 from ..errors import InvalidRequest
-from ..storage import request_log
+from ..storage import request_log, timeseries
 from ..storage.db import Database
 from ..storage.tables import request_logs
 from .crud import Row, found
 from .routing import AdminRoute
 from .runtime import Runtime
-from .schemas import RequestDetail, RequestPage, UsageReport, errors
+from .schemas import RequestDetail, RequestPage, Timeseries, UsageReport, errors
 
 router = APIRouter(prefix="/admin/analytics", tags=["analytics"], route_class=AdminRoute)
 
@@ -45,6 +46,10 @@ TIME_SCHEMA = {
 TimeParam = Annotated[str | None, WithJsonSchema(TIME_SCHEMA), Query(description=TIME_HELP)]
 # Filters compare with stored names and ids; nothing longer can match.
 FILTER_MAX = 200
+# A chart of more points than a screen has pixels says nothing more; a day of minutes fits.
+MAX_BUCKETS = 1500
+# Buckets shown when `since` is left out: an hour of minutes, a day of hours, 30 days.
+DEFAULT_BUCKETS = {"minute": 60, "hour": 24, "day": 30}
 # SQLite and PostgreSQL take a 64-bit OFFSET; a larger one would fail in the driver (a 500).
 OFFSET_MAX = 2**63 - 1
 
@@ -153,3 +158,51 @@ async def usage(
     start, end = time_range(since, until)
     rows = await request_log.usage(runtime.db, group_by, start, end)
     return {"group_by": group_by, "rows": rows}
+
+
+def timeseries_range(
+    bucket: timeseries.Bucket, since: str | None, until: str | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The parsed range, defaults filled in: `until` the end of the current bucket (never
+    before `since`), `since` DEFAULT_BUCKETS buckets before `until`. 400 past MAX_BUCKETS."""
+    start, end = time_range(since, until)
+    width = timeseries.WIDTH[bucket]
+    if end is None:
+        end = timeseries.floor(now, bucket) + width
+        end = max(end, start) if start is not None else end
+    if start is None:
+        try:
+            start = end - DEFAULT_BUCKETS[bucket] * width
+        except OverflowError:  # `until` in the first days of year 1
+            start = datetime.min.replace(tzinfo=UTC)
+    count = timeseries.bucket_count(start, end, bucket)
+    if count > MAX_BUCKETS:
+        raise InvalidRequest(
+            f"bucket: since..until spans {count} {bucket} buckets, at most {MAX_BUCKETS} are "
+            "answered; narrow the range or take a larger bucket",
+            param="bucket",
+        )
+    return start, end
+
+
+@router.get("/timeseries", response_model=Timeseries, summary="Request-log totals over time")
+async def timeseries_report(
+    runtime: Runtime,
+    bucket: Annotated[timeseries.Bucket, Query(description="UTC minute, hour or day.")] = "hour",
+    since: TimeParam = None,
+    until: TimeParam = None,
+    model: str | None = Query(
+        None, max_length=FILTER_MAX, description="The model as the client asked for it."
+    ),
+    user_id: str | None = Query(None, max_length=FILTER_MAX),
+    backend: str | None = Query(None, max_length=FILTER_MAX),
+) -> dict[str, Any]:
+    """Per bucket, oldest first and without gaps: requests, errors, status classes, tokens,
+    cost, and p50/p95 latency and TTFT (nearest-rank). Left out, `until` is the end of the
+    current bucket and `since` 60 minutes, 24 hours or 30 days before it; at most
+    1500 buckets."""
+    start, end = timeseries_range(bucket, since, until, datetime.now(UTC))
+    buckets = await timeseries.timeseries(
+        runtime.db, bucket, start, end, model=model, user_id=user_id, backend=backend
+    )
+    return {"buckets": buckets}

@@ -309,3 +309,26 @@ class UsageGroup(BaseModel):
 class UsageReport(BaseModel):
     group_by: str
     rows: list[UsageGroup]
+
+
+class TimeseriesBucket(BaseModel):
+    """One UTC minute, hour or day of the request log; an empty bucket has zero counts and
+    null percentiles. Percentiles are nearest-rank (a logged value, no interpolation)."""
+
+    start: datetime = Field(description="The bucket's first instant, UTC.")
+    requests: int
+    errors: int = Field(description="Requests that ended with an error_type.")
+    status_2xx: int
+    status_4xx: int
+    status_5xx: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    latency_ms_p50: float | None
+    latency_ms_p95: float | None
+    ttft_ms_p50: float | None = Field(description="Over streamed requests with a first token.")
+    ttft_ms_p95: float | None
+
+
+class Timeseries(BaseModel):
+    buckets: list[TimeseriesBucket] = Field(description="Oldest first, one per bucket, no gaps.")
