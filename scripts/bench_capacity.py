@@ -98,8 +98,7 @@ class Services:
         if not binary:
             raise SystemExit("redis-server is required (scripts/test-deps.sh installs it)")
         self.redis = self._spawn(
-            [binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no", "--dir", str(self.workdir)]
+            [binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", *self._nodisk]
         )
         self.redis_url = f"redis://127.0.0.1:{redis_port}/0"
         self._spawn([sys.executable, "-m", "sluicegate", "mock-upstream", "--port", str(mock_port)])
@@ -122,10 +121,22 @@ users:
         )
         wait_http(f"http://127.0.0.1:{mock_port}/v1/models")
         self.gateway = self._spawn(
-            [sys.executable, "-m", "sluicegate", "serve", "--config", str(config)]
-            + ["--port", str(self.port)]
+            [
+                sys.executable,
+                "-m",
+                "sluicegate",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(self.port),
+            ]
         )
         wait_http(f"http://127.0.0.1:{self.port}/health/ready")
+
+    @property
+    def _nodisk(self) -> list[str]:
+        return ["--appendonly", "no", "--dir", str(self.workdir)]
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
