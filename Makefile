@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test bench lint format check clean dashboard
+.PHONY: serve test bench bench-capacity lint format check clean dashboard
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	bash scripts/bench.sh
+
+# Redis commands, PostgreSQL rows and CPU per request, memory per open stream, Redis ceiling
+# of the limit scripts (docs/deployment.md, Capacity). Needs redis-server and PostgreSQL.
+bench-capacity: $(STAMP)
+	bash scripts/test-deps.sh
+	$(BIN)/python scripts/bench_capacity.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
