@@ -7,9 +7,15 @@ function size(el) {
   return { width: Math.max(260, el.clientWidth - 4), height: 180 };
 }
 
+// Tick labels with enough significant digits to tell ticks apart (costs are often < $0.001).
+function tick(v, unit) {
+  const text = v === 0 ? '0' : String(+v.toPrecision(3));
+  return unit === '$' ? `$${text}` : `${text}${unit}`;
+}
+
 function axes(unit) {
-  const label = (v) => (unit === '$' ? `$${+v.toFixed(4)}` : `${+v.toFixed(2)}${unit}`);
-  return [{}, { size: 60, values: (u, splits) => splits.map((v) => (v === null ? '' : label(v))) }];
+  const label = (v) => tick(v, unit);
+  return [{}, { size: unit === '$' ? 76 : 60, values: (u, splits) => splits.map((v) => (v === null ? '' : label(v))) }];
 }
 
 // One chart: `series` is [{label, values, color}], x is unix seconds.
@@ -19,7 +25,11 @@ export function lineChart(el, title, xs, series, unit = '') {
     ...size(el),
     scales: { x: { time: true } },
     axes: axes(unit),
-    series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true }))],
+    // Points where a series has few values (a line needs two): one busy bucket still shows.
+    series: [{}, ...series.map((s) => ({
+      label: s.label, stroke: s.color, width: 2, spanGaps: true,
+      points: { show: s.values.filter((v) => v !== null).length <= 3, size: 6, fill: s.color },
+    }))],
   };
   return new (uPlot())(opts, [xs, ...series.map((s) => s.values)], el);
 }
