@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 from types import FrameType
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors import Multiprocess, multiprocess
 
 from ..config import GatewayConfig
 from .protocol import LIMITS_ATTRIBUTE, ClientLimits, GuardedHttpToolsProtocol
@@ -58,6 +59,7 @@ def serve(
     server = uvicorn.Server(uv_config)
     if workers > 1:
         sock = uv_config.bind_socket()
+        multiprocess.Process = _Worker  # uvicorn <0.55 (pinned) spawns workers by this name
         _Supervisor(uv_config, sockets=[sock]).run()
         return
     server.run()
@@ -74,6 +76,16 @@ class _Supervisor(Multiprocess):
         for sock in self.sockets:
             sock.close()
         super().terminate_all()
+
+
+class _Worker(multiprocess.Process):
+    """A worker that drains and exits when its supervisor dies, `kill -9` included. Without
+    this, the workers of a killed supervisor go on serving on the inherited socket, unmanaged,
+    and the instance cannot be started again on its port."""
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:
+        _sigterm_when_parent_exits()
+        super().target(sockets)
 
 
 def _sigterm_when_parent_exits() -> None:
