@@ -15,7 +15,7 @@ import httpx
 import openai
 import pytest
 
-from support import MockUpstream, clean_env, free_port, wait_for_http, wait_until
+from support import MockUpstream, clean_env, free_port, wait_until
 
 from .litellm_env import FIXTURES
 
@@ -25,22 +25,30 @@ SERVE = [sys.executable, "-m", "sluicegate", "serve", "--config"]
 
 
 class Served:
-    """`sluicegate serve --config FIXTURE` as a subprocess, its stderr kept in a file."""
+    """`sluicegate serve --config CONFIG` as a subprocess, its stderr kept in a file."""
 
-    def __init__(self, fixture: str, key: str, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, config: Path, key: str, env: dict[str, str], cwd: Path) -> None:
         self.key = key  # the LiteLLM master key of the fixture
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.stderr_path = cwd / "stderr.txt"
         with self.stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
-                [*SERVE, str(FIXTURES / fixture), "--port", str(self.port)],
+                [*SERVE, str(config), "--port", str(self.port)],
                 cwd=cwd,
                 env={**clean_env(), **env},
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )
-        wait_for_http(self.url + "/health")
+        wait_until(self._up, 20.0, 0.05)
+
+    def _up(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"serve exited {self.process.returncode}: {self.stderr()}")
+        try:
+            return httpx.get(self.url + "/health", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stderr(self) -> str:
         return self.stderr_path.read_text()
@@ -65,7 +73,9 @@ def balanced(mock: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> It
         "MOCK_KEY_B": "lb-key-b",
         "DEAD_API_BASE": dead_base(),
     }
-    served = Served("load_balancing.yaml", MASTER, env, tmp_path_factory.mktemp("litellm-lb"))
+    served = Served(
+        FIXTURES / "load_balancing.yaml", MASTER, env, tmp_path_factory.mktemp("litellm-lb")
+    )
     yield served
     served.stop()
 
@@ -85,7 +95,10 @@ def providers(mock: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> I
         "LITELLM_MASTER_KEY": PROVIDERS_MASTER,
     }
     served = Served(
-        "providers.yaml", PROVIDERS_MASTER, env, tmp_path_factory.mktemp("litellm-providers")
+        FIXTURES / "providers.yaml",
+        PROVIDERS_MASTER,
+        env,
+        tmp_path_factory.mktemp("litellm-providers"),
     )
     yield served
     served.stop()
@@ -234,3 +247,38 @@ def test_serve_refuses_a_litellm_config_whose_secret_is_not_set(tmp_path: Path) 
         "model_list[0].litellm_params.api_base: environment variable AZURE_API_BASE_EU is not set"
         in result.stderr
     )
+
+
+RELOADED = """\
+model_list:
+  - {model_name: m, litellm_params: {model: openai/a, api_base: %(base)s, rpm: %(rpm)s}}
+  - {model_name: m, litellm_params: {model: openai/b, api_base: %(base)s, rpm: 30}}
+general_settings: {master_key: %(key)s}
+"""
+
+
+def test_admin_reload_rereads_the_litellm_config(mock: MockUpstream, tmp_path: Path) -> None:
+    path = tmp_path / "litellm_config.yaml"
+    values = {"base": mock.url + "/v1", "rpm": 10, "key": "sk-reload"}
+    path.write_text(RELOADED % values)
+    served = Served(path, "sk-reload", {}, tmp_path)
+    try:
+        weights = lambda: [  # noqa: E731
+            t["weight"] for t in admin_get(served, "/admin/models")["data"][0]["targets"]
+        ]
+        assert weights() == [10, 30]
+        path.write_text(RELOADED % {**values, "rpm": 90})
+        reload = httpx.post(
+            served.url + "/admin/reload", headers={"authorization": "Bearer sk-reload"}
+        )
+        assert reload.status_code == 200, reload.text
+        assert weights() == [90, 30]
+        path.write_text(RELOADED % {**values, "rpm": "os.environ/UNSET_RPM_VARIABLE"})
+        refused = httpx.post(
+            served.url + "/admin/reload", headers={"authorization": "Bearer sk-reload"}
+        )
+        assert refused.status_code == 400
+        assert "environment variable UNSET_RPM_VARIABLE is not set" in refused.text
+        assert weights() == [90, 30]
+    finally:
+        served.stop()

@@ -30,8 +30,9 @@ _PROVIDERS: dict[str, tuple[str, str | None, str | None]] = {
 }
 _OPENAI_COMPATIBLE = ("hosted_vllm", "ollama_chat", "ollama")
 # A model string without a provider: LiteLLM infers it from the name (its model cost map).
-_BARE = (("claude", "anthropic"), ("gpt-", "openai"), ("o1", "openai"), ("o3", "openai"))
-_BARE += (("o4", "openai"), ("chatgpt-", "openai"), ("text-embedding-", "openai"))
+_BARE: tuple[tuple[str, str], ...] = (("claude", "anthropic"), ("gpt-", "openai"))
+_BARE += (("o1", "openai"), ("o3", "openai"), ("o4", "openai"), ("chatgpt-", "openai"))
+_BARE += (("text-embedding-", "openai"),)
 
 # litellm_params this mapping reads; the rest of a deployment is reported unmapped.
 _READ = {"model", "api_base", "api_key", "api_version", "rpm", "tpm", "weight", "timeout"}
@@ -52,7 +53,7 @@ class Deployments:
         self._by_key: dict[str, str] = {}
         self.models: dict[str, dict[str, Any]] = {}
         # Per model: the litellm_params of its deployments, for the shuffle weights.
-        self._params: dict[str, list[dict[str, Any]]] = {}
+        self._params: dict[str, list[dict[str, float | None]]] = {}
 
     def add_all(self, model_list: list[Any]) -> None:
         for i, entry in enumerate(model_list):
@@ -85,12 +86,22 @@ class Deployments:
         if backend is None:
             return
         v.skip_rest(params, ppath, _READ, _NOT_SENT)
-        # rpm/tpm may also sit beside litellm_params (older LiteLLM docs); the shuffle reads both.
-        merged = {**{k: entry[k] for k in ("rpm", "tpm") if k in entry}, **params}
         model = self.models.setdefault(name, {"name": name, "targets": []})
-        self._params.setdefault(name, []).append(merged)
+        self._params.setdefault(name, []).append(self._shuffle_keys(entry, params, path))
         model["targets"].append({"backend": backend, "model": upstream_model})
         self._pricing(model, params, ppath)
+
+    def _shuffle_keys(
+        self, entry: dict[str, Any], params: dict[str, Any], path: str
+    ) -> dict[str, float | None]:
+        """weight, rpm, tpm as numbers; rpm/tpm may also sit beside litellm_params (older docs)."""
+        out: dict[str, float | None] = {}
+        for key in ("weight", "rpm", "tpm"):
+            if key in params:
+                out[key] = self.values.number(params[key], join(join(path, "litellm_params"), key))
+            elif key != "weight" and key in entry:
+                out[key] = self.values.number(entry[key], join(path, key))
+        return out
 
     def _provider(self, value: Any, path: str) -> tuple[str, str] | None:
         """(LiteLLM provider prefix, upstream model) of `litellm_params.model`."""
@@ -220,11 +231,11 @@ def backend_timeouts(
     return out
 
 
-def shuffle_weights(deployments: list[dict[str, Any]]) -> list[float]:
+def shuffle_weights(deployments: list[dict[str, float | None]]) -> list[float]:
     """LiteLLM's `simple-shuffle` weights of one model group (its router_strategy module)."""
     for key in ("weight", "rpm", "tpm"):
         if deployments[0].get(key) is not None:
-            raw = [_as_number(d.get(key)) for d in deployments]
+            raw = [float(d.get(key) or 0.0) for d in deployments]
             if sum(raw) > 0:
                 return [_tidy(w) if w > 0 else TOKEN_WEIGHT for w in raw]
             break
@@ -234,13 +245,6 @@ def shuffle_weights(deployments: list[dict[str, Any]]) -> list[float]:
 def _tidy(weight: float) -> float:
     """60 rather than 60.0 in printed YAML."""
     return int(weight) if weight.is_integer() else weight
-
-
-def _as_number(value: Any) -> float:
-    try:
-        return max(float(value), 0.0)
-    except (TypeError, ValueError):
-        return 0.0
 
 
 def _with_v1(base: str) -> str:

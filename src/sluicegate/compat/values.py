@@ -85,7 +85,9 @@ class Values:
             try:
                 value = float(resolved)
             except ValueError:
-                self.problems.append(f"{path}: must be a number, not '{resolved}'")
+                # A value read from the environment is not repeated: it may be a secret.
+                shown = "" if value.startswith(ENV_PREFIX) else f", not '{resolved}'"
+                self.problems.append(f"{path}: must be a number{shown}")
                 return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problems.append(f"{path}: must be a number")

@@ -256,3 +256,16 @@ def test_an_unquoted_api_version_date_is_its_text(tmp_path: Path) -> None:
         "      model: azure/d\n      api_base: https://x\n      api_version: 2024-10-21\n"
     )
     assert load_config(path, {}).backends[0].api_version == "2024-10-21"
+
+
+def test_shuffle_keys_read_from_the_environment_and_beside_litellm_params(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "litellm.yaml"
+    path.write_text(
+        "model_list:\n"
+        "  - {model_name: m, litellm_params: {model: gpt-4o, rpm: os.environ/RPM}}\n"
+        "  - {model_name: m, rpm: 21, litellm_params: {model: gpt-4o, api_key: k}}\n"
+    )
+    config = load_config(path, {"RPM": "7"})
+    assert [t.weight for t in config.models[0].targets] == [7, 21]
