@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .app import CONFIG_ENV
 from .auth.keys import display_prefix, generate_key, hash_key
-from .config import ConfigError, GatewayConfig, check_config, load_config
+from .config import ConfigError, GatewayConfig, check_config, import_litellm, load_config
 
 T = TypeVar("T")
 
@@ -80,11 +80,14 @@ def serve(
     """Run the gateway (SIGTERM/SIGINT: drain, then exit 0)."""
     from .server import run
 
+    warnings: list[str] = []
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, warnings=warnings)
     except ConfigError as exc:
         _print_problems(config_path or "embedded defaults", exc.problems)
         sys.exit(1)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     host = host or config.server.host
     port = config.server.port if port is None else port
     master_key = config.server.master_key
@@ -138,6 +141,18 @@ def check_config_command(path: str) -> None:
         f"{path}: OK ({len(config.backends)} backends, {len(config.models)} models, "
         f"{len(config.users)} users)"
     )
+
+
+@main.command("import-litellm")
+@click.argument("path", type=click.Path(dir_okay=False))
+def import_litellm_command(path: str) -> None:
+    """Print the sluicegate config equivalent to a LiteLLM proxy config, with every LiteLLM
+    key it could not map as a comment (exit 1 if the file cannot be mapped)."""
+    try:
+        click.echo(import_litellm(path), nl=False)
+    except ConfigError as exc:
+        _print_problems(path, exc.problems)
+        sys.exit(1)
 
 
 def _print_problems(source: str, problems: list[str]) -> None:

@@ -1,7 +1,7 @@
 """Gateway configuration: typed schema, YAML loader with env substitution, embedded defaults."""
 
 from .defaults import embedded_defaults
-from .loader import ConfigError, check_config, load_config
+from .loader import ConfigError, check_config, import_litellm, load_config
 from .schema import BackendConfig, GatewayConfig, ModelConfig, Timeouts, UserConfig
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "UserConfig",
     "check_config",
     "embedded_defaults",
+    "import_litellm",
     "load_config",
 ]

@@ -24,6 +24,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from ..compat import is_litellm, map_litellm, render, warning
 from .defaults import ConfigError, apply_env_overrides, embedded_defaults
 from .schema import (
     BackendConfig,
@@ -34,7 +35,7 @@ from .schema import (
     validate_references,
 )
 
-__all__ = ["ConfigError", "check_config", "load_config"]
+__all__ = ["ConfigError", "check_config", "import_litellm", "load_config"]
 
 # `$${` is the escape for a literal `${`; it is matched first so it never starts a variable.
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -60,7 +61,16 @@ def load_config(
         return embedded_defaults(env)
     data = _read_document(Path(path))
     found: list[str] = []
-    data = _substitute(data, env, "", found)
+    litellm = is_litellm(data)
+    if litellm:
+        # LiteLLM's own `os.environ/NAME` is resolved by the mapping; `${…}` means nothing there.
+        mapped = map_litellm(data, env)
+        if mapped.problems:
+            raise ConfigError(mapped.problems)
+        found += [text] if (text := warning(mapped)) else []
+        data = mapped.document
+    else:
+        data = _substitute(data, env, "", found)
     if warnings is not None:
         warnings.extend(found)
     _normalise(data)
@@ -68,9 +78,22 @@ def load_config(
     config, field_problems = _validate(data)
     problems += field_problems
     problems += _reference_problems(config or _skeleton(data), field_problems)
+    if litellm:
+        problems = [f"{p} (in the config mapped from LiteLLM: import-litellm)" for p in problems]
     if problems or config is None:
         raise ConfigError(problems)
     return config
+
+
+def import_litellm(path: str | os.PathLike[str]) -> str:
+    """The sluicegate YAML for the LiteLLM config at `path`; `os.environ/NAME` stays `${NAME}`."""
+    data = _read_document(Path(path))
+    if not is_litellm(data):
+        raise ConfigError([f"{path}: not a LiteLLM config (no model_list at the top level)"])
+    mapped = map_litellm(data)
+    if mapped.problems:
+        raise ConfigError(mapped.problems)
+    return render(mapped, str(path))
 
 
 def check_config(
@@ -195,6 +218,7 @@ def _normalise(data: dict[str, Any]) -> None:
     for backend in _entries(data, "backends"):
         _empty_to_none(backend, "api_key")
         _empty_to_none(backend, "base_url")
+        _empty_to_none(backend, "api_version")
     for user in _entries(data, "users"):
         keys = user.get("api_keys")
         if isinstance(keys, list):

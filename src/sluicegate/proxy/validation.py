@@ -29,9 +29,15 @@ def wants_usage(request: dict[str, Any]) -> bool:
 
 
 def with_model(request: dict[str, Any], model: str, stream: bool) -> dict[str, Any]:
-    """The upstream body: the target's model, and usage asked for on streams (SPEC 4.6)."""
+    """The upstream body: the target's model, and usage asked for on streams (SPEC 4.6).
+
+    `metadata` is dropped unless `store` is true: LiteLLM clients send it for the gateway
+    (tags, trace ids), OpenAI refuses it without `store`, and LiteLLM does not forward it either.
+    """
     body = dict(request)
     body["model"] = model
+    if "metadata" in body and body.get("store") is not True:
+        del body["metadata"]
     if stream:
         options = request.get("stream_options")
         if not (isinstance(options, dict) and options.get("include_usage") is True):
