@@ -85,6 +85,14 @@ def serve(
     except ConfigError as exc:
         _print_problems(config_path or "embedded defaults", exc.problems)
         sys.exit(1)
+    if config.telemetry.otlp_endpoint:
+        from .hooks.telemetry import TelemetryUnavailable, load_traces_module
+
+        try:
+            load_traces_module()
+        except TelemetryUnavailable as exc:
+            click.echo(f"sluicegate: {exc}", err=True)
+            sys.exit(1)
     host = host or config.server.host
     port = config.server.port if port is None else port
     master_key = config.server.master_key
