@@ -69,7 +69,8 @@ class Traces:
 
     def __init__(self, config: TelemetryConfig, backend_type: Callable[[str], str | None]) -> None:
         self._backend_type = backend_type
-        self._resource = Resource.create({"service.name": config.service_name})
+        created = Resource.create({"service.name": config.service_name})
+        self._resource = _Resource(created.attributes, created.schema_url)
         self._scope = InstrumentationScope("sluicegate")
         otlp = OTLPSpanExporter(endpoint=config.traces_url, timeout=_EXPORT_TIMEOUT_SECONDS)
         self._exporter = exporter = _Counted(otlp)
@@ -117,28 +118,28 @@ class Traces:
         if trace.parent_id:
             parent = SpanContext(trace.trace_id, trace.parent_id, True, _SAMPLED, state)
         operation = _OPERATIONS.get(c.path.removeprefix("/v1"), c.path)
+        # Few attributes on purpose: encoding each costs the export thread a few µs per span
+        # (docs/telemetry.md#cost); the request log has the rest, found by the request id.
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": operation,
             "gen_ai.request.model": c.model or "",
-            "http.request.method": "POST",
-            "url.path": c.path,
             "http.response.status_code": c.status_code,
             "sluicegate.request_id": c.request_id,
-            "sluicegate.stream": c.stream,
         }
-        if c.backend is not None:
-            attributes["sluicegate.backend"] = c.backend
-            if provider := self._provider(c.backend):
-                attributes["gen_ai.provider.name"] = provider
+        if c.backend is not None and (provider := self._provider(c.backend)):
+            attributes["gen_ai.provider.name"] = provider
         if c.resolved_model is not None:
             attributes["gen_ai.response.model"] = c.resolved_model
         answered = c.attempts[-1] if c.attempts and c.attempts[-1].status_code == 200 else None
         if answered is not None:
-            _usage(attributes, c)
-        if c.user_id is not None:
-            attributes["sluicegate.user_id"] = c.user_id
-        if c.ttft_ms is not None:
-            attributes["sluicegate.ttft_ms"] = round(c.ttft_ms, 3)
+            attributes["gen_ai.usage.input_tokens"] = c.usage.prompt_tokens
+            attributes["gen_ai.usage.output_tokens"] = c.usage.completion_tokens
+            if c.usage.estimated:
+                attributes["sluicegate.usage_estimated"] = True
+        if c.stream:
+            attributes["sluicegate.stream"] = True
+            if c.ttft_ms is not None:
+                attributes["sluicegate.ttft_ms"] = round(c.ttft_ms, 3)
         status = _UNSET
         if c.error_type is not None:
             attributes["error.type"] = c.error_type
@@ -151,12 +152,11 @@ class Traces:
             # The answering attempt of a stream lasts until the stream ended: that is how long
             # the upstream connection served it.
             last = attempt is answered and c.stream
-            spans.append(self._attempt(c, attempt, operation, context, start, end, last, state))
+            spans.append(self._attempt(attempt, operation, context, start, end, last, state))
         return spans
 
     def _attempt(
         self,
-        c: Completion,
         attempt: Attempt,
         operation: str,
         parent: SpanContext,
@@ -181,9 +181,6 @@ class Traces:
         if attempt.error_type is not None:
             attributes["error.type"] = attempt.error_type
             status = Status(StatusCode.ERROR, attempt.error_type)
-        elif attempt.status_code == 200:
-            attributes["gen_ai.response.model"] = attempt.model
-            _usage(attributes, c)
         name = f"{operation} {attempt.model}"
         return self._span(name, context, parent, attributes, SpanKind.CLIENT, status, began, ended)
 
@@ -220,6 +217,18 @@ class Traces:
         self._processor.shutdown()
 
 
+class _Resource(Resource):
+    """A Resource whose hash is computed once: the OTLP encoder groups spans by resource, and
+    `Resource.__hash__` serialises the attributes to JSON on every call (twice per request)."""
+
+    def __init__(self, attributes: Any, schema_url: str | None = None) -> None:
+        super().__init__(attributes, schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
 class _Counted(SpanExporter):
     """The OTLP exporter, counting the spans the batch processor's thread has taken."""
 
@@ -236,10 +245,3 @@ class _Counted(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._exporter.force_flush(timeout_millis)
-
-
-def _usage(attributes: dict[str, Any], c: Completion) -> None:
-    attributes["gen_ai.usage.input_tokens"] = c.usage.prompt_tokens
-    attributes["gen_ai.usage.output_tokens"] = c.usage.completion_tokens
-    if c.usage.estimated:
-        attributes["sluicegate.usage.estimated"] = True
