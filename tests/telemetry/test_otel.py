@@ -274,6 +274,41 @@ def test_a_collector_that_is_down_costs_requests_nothing(
     assert not running.thread.is_alive()  # shutdown did not hang on the dead collector
 
 
+def test_spans_past_a_full_queue_are_dropped_with_one_warning_and_requests_go_on(
+    gateway: RunningGateway,
+    tmp_path: Path,
+    tag: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sluicegate.telemetry import otel
+
+    # Room for two requests' spans; the dead collector holds each export in its retries (1 s
+    # backoff and more), so the queue fills after a few requests.
+    monkeypatch.setattr(otel, "_QUEUE_SPANS", 4)
+    monkeypatch.setattr(otel, "_BATCH_SPANS", 2)
+    caplog.set_level(logging.WARNING)
+    running = RunningGateway(traced_config(gateway, tmp_path, f"http://127.0.0.1:{free_port()}"))
+
+    def full() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "sluicegate.telemetry"]
+
+    try:
+
+        def answered_until_full() -> list[str]:
+            assert post(running, f"{tag} #mock chunks=2").status_code == 200
+            return full()
+
+        (warning,) = wait_until(answered_until_full, 20)
+        assert "span queue is full" in warning
+        for _ in range(3):  # more drops, no more warnings within the minute
+            assert post(running, f"{tag} #mock chunks=2").status_code == 200
+        assert len(full()) == 1
+        assert not any(r.getMessage().startswith("Queue full") for r in caplog.records)
+    finally:
+        running.stop()
+
+
 def test_with_telemetry_off_the_clients_trace_headers_are_forwarded_unchanged(
     gateway: RunningGateway, mock: MockUpstream, tag: str
 ) -> None:

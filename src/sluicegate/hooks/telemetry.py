@@ -1,12 +1,14 @@
 """The telemetry hook: each Completion to `telemetry.otel` as spans; built only when it is on.
 
 `after` builds the spans and queues them (no I/O: the SDK's thread sends them); `close`
-flushes what is queued in a thread, bounded, so a dead collector cannot hold up shutdown.
+flushes what is queued in a thread, bounded: past `_FLUSH_SECONDS` (a collector that is down
+keeps an export in its retries) the export is aborted and what is left is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -21,7 +23,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("sluicegate.telemetry")
 
 INSTALL_HINT = "pip install 'sluicegate[otel]'"
-_CLOSE_SECONDS = 10.0
+_FLUSH_SECONDS = 3.0
+_ABORT_SECONDS = 2.0
 
 
 class TelemetryUnavailable(Exception):
@@ -52,7 +55,13 @@ class TelemetryHook(Hook):
             self.traces.record(completion)
 
     async def close(self) -> None:
+        # Shielded: the flush thread goes on when the wait times out, and is then aborted.
+        flush = asyncio.ensure_future(asyncio.to_thread(self.traces.shutdown))
         try:
-            await asyncio.wait_for(asyncio.to_thread(self.traces.shutdown), _CLOSE_SECONDS)
+            await asyncio.wait_for(asyncio.shield(flush), _FLUSH_SECONDS)
+            return
         except TimeoutError:
-            log.warning("telemetry: spans still queued after %gs were dropped", _CLOSE_SECONDS)
+            log.warning("telemetry: spans not sent within %gs of shutdown dropped", _FLUSH_SECONDS)
+        self.traces.abort()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(flush, _ABORT_SECONDS)

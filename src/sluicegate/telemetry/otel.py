@@ -213,8 +213,12 @@ class Traces:
         return PROVIDER_NAMES.get(kind, kind) if kind else None
 
     def shutdown(self) -> None:
-        """Send what is queued (within the export timeout) and stop the export thread."""
+        """Send what is queued and stop the export thread (blocks: run it in a thread)."""
         self._processor.shutdown()
+
+    def abort(self) -> None:
+        """Make an export stuck in its retries (collector down) give up now."""
+        self._exporter.shutdown()
 
 
 class _Resource(Resource):
@@ -235,13 +239,16 @@ class _Counted(SpanExporter):
     def __init__(self, exporter: SpanExporter) -> None:
         self._exporter = exporter
         self.taken = 0  # written by the export thread only
+        self._closed = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self.taken += len(spans)
         return self._exporter.export(spans)
 
     def shutdown(self) -> None:
-        self._exporter.shutdown()
+        if not self._closed:  # abort() may have come first
+            self._closed = True
+            self._exporter.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._exporter.force_flush(timeout_millis)
