@@ -88,10 +88,11 @@ class Traces:
         trace = completion.trace
         if trace is None or not trace.sampled:  # the client's trace said not to record
             return
-        spans = self.spans(completion, trace)
-        if self._queued - self._exporter.taken + len(spans) > _QUEUE_SPANS:
-            self._drop(len(spans))
+        count = 1 + len(completion.attempts)  # at most: checked before anything is built
+        if self._queued - self._exporter.taken + count > _QUEUE_SPANS:
+            self._drop(count)
             return
+        spans = self.spans(completion, trace)
         self._queued += len(spans)
         on_end = self._processor.on_end
         for span in spans:

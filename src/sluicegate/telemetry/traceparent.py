@@ -16,8 +16,11 @@ from random import Random
 
 from ..record import TraceIds
 
-# version-traceid-parentid-flags; a later version may append fields after a dash (W3C 3.3).
-_TRACEPARENT = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+# version-traceid-parentid-flags; a later version may append fields after a dash (W3C 3.3),
+# taken as visible ASCII only, since a valid header is forwarded as it came.
+_TRACEPARENT = re.compile(
+    rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-[\x21-\x7e]*)?"
+)
 _TRACESTATE_MAX = 512  # W3C lets a vendor drop tracestate it cannot carry
 
 # Our own generator, like request ids (proxy/dispatch.py): no syscall per request, and code
