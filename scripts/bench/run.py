@@ -22,6 +22,10 @@ warm-up run first (not measured):
               first alone, then with 20 subscribers on      subscribers, the drop (target
               GET /admin/live/logs (live_tail.py on the     <= 10%), events each subscriber
               load core) reading everything                 received
+    otel      wrk -t1 -c64, non-stream: the gateway          requests/s off and on, the drop
+              (telemetry off), then a twin gateway with     (target <= 10%), gateway CPU per
+              telemetry.otlp_endpoint on an OTLP/HTTP sink  request, spans the sink received
+              (otlp_sink.py, load core) that discards      vs the twin's log rows + attempts
 
 Environment:
     BENCH_SECONDS=10        measured seconds per run (2 for a smoke run)
@@ -29,7 +33,7 @@ Environment:
     BENCH_SKIP_SOAK=1       skip the 100k-request RSS phase
     BENCH_SOAK_REQUESTS     requests in the soak phase (default 100000, two halves)
     BENCH_PHASES=a,b        run only these phases (latency,providers,rps,ttft,streams,soak,
-                            live);
+                            live,otel);
                             an empty value runs none (with BENCH_PROFILE: just the profile)
     BENCH_SERVER=granian    run the gateway under granian instead of uvicorn
     BENCH_JSON_OUT=path     also write every figure as JSON to `path`
@@ -54,6 +58,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import importlib.util
 import json
 import math
 import os
@@ -80,6 +85,7 @@ CONFIG = HERE / "gateway.yaml"
 LUA = HERE / "chat.lua"
 TTFT = HERE / "ttft.py"
 LIVE_TAIL = HERE / "live_tail.py"
+OTLP_SINK = HERE / "otlp_sink.py"
 
 USER_KEY = "sk-bench-user-0000000000000000"  # must match gateway.yaml
 MASTER_KEY = "sk-bench-master-0000000000000000"  # gateway.yaml's too (live logs need it)
@@ -114,6 +120,8 @@ TARGETS = {
     "provider_vs_openai_p50_ms": 0.1,
     # c64 requests/s with live-log subscribers attached vs without (issue 9)
     "live_drop_pct": 10.0,
+    # c64 requests/s with telemetry exporting every request's spans vs off (issue 12)
+    "otel_drop_pct": 10.0,
 }
 
 
@@ -143,7 +151,7 @@ PROFILE_PATH = os.environ.get("BENCH_PROFILE_PATH", "").strip() or "openai"
 if PROFILE_PATH not in PROVIDER_PATHS:
     sys.exit(f"bench: BENCH_PROFILE_PATH must be one of {', '.join(PROVIDER_PATHS)}")
 QUIET_TIMEOUT = env_int("BENCH_QUIET_TIMEOUT", 60)
-ALL_PHASES = ("latency", "providers", "rps", "ttft", "streams", "soak", "live")
+ALL_PHASES = ("latency", "providers", "rps", "ttft", "streams", "soak", "live", "otel")
 LIVE_SUBSCRIBERS = max(1, env_int("BENCH_LIVE_SUBSCRIBERS", 20))
 PHASES = [p.strip() for p in os.environ.get("BENCH_PHASES", ",".join(ALL_PHASES)).split(",")]
 if unknown := [p for p in PHASES if p and p not in ALL_PHASES]:
@@ -627,6 +635,67 @@ class Bench:
             if line.startswith("BENCH_JSON "):
                 self.results["live_on"]["subscribers"] = json.loads(line[len("BENCH_JSON ") :])
 
+    def phase_otel(self, gateway: Target, env: dict[str, str]) -> None:
+        """c64 through the gateway (telemetry off), then through a twin gateway, alone on the
+        gateway core, that exports every request's spans to an OTLP/HTTP sink on the load core."""
+        try:
+            found = importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http")
+        except ModuleNotFoundError:
+            found = None
+        if found is None:
+            log("otel skipped: OpenTelemetry is not installed (pip install -e '.[otel]')")
+            return
+        log("throughput c64 non-stream -> gateway, telemetry off")
+        self.results["otel_off"] = self.measured_wrk(gateway, 64, latency=True)
+        workdir = self.servers.workdir
+        sink_port, twin_port = free_port(), free_port()
+        argv = ["taskset", "-c", LOAD_CORE, sys.executable, str(OTLP_SINK)]
+        sink = self.servers.start("otlp-sink", [*argv, "--port", str(sink_port)], env)
+        sink_log = workdir / "otlp-sink.log"
+        deadline = time.monotonic() + 20
+        while "ready" not in sink_log.read_text():
+            if sink.poll() is not None or time.monotonic() > deadline:
+                self.servers.fail(f"the OTLP sink did not start: {sink_log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        twin_db = workdir / "bench-otel.db"
+        twin_env = {
+            **env,
+            "BENCH_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
+            "BENCH_DB": str(twin_db),
+        }
+        argv = ["taskset", "-c", GATEWAY_CORE, *gateway_argv(twin_port)]
+        twin = self.servers.start("gateway-otel", argv, twin_env)
+        self.servers.wait_healthy("gateway-otel", twin, twin_port)
+        target = replace(gateway, name="gateway-otel", port=twin_port)
+        sanity_check(target)
+        self.helpers.update(gateway_otel=twin.pid, otlp_sink=sink.pid)
+        try:
+            log("throughput c64 non-stream -> gateway, telemetry on (OTLP/HTTP sink on core 1)")
+            self.results["otel_on"] = on = self.measured_wrk(target, 64, latency=True)
+        finally:
+            self.helpers.pop("gateway_otel", None)
+            self.helpers.pop("otlp_sink", None)
+            # The twin flushes its queued spans as it stops, then the sink counts them.
+            for proc in (twin, sink):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(60)
+            self.servers.procs = [p for p in self.servers.procs if p[1] not in (twin, sink)]
+        on["cpu"]["gateway_cpu_s"] = on["cpu"].pop("gateway_otel_cpu_s")
+        for line in sink_log.read_text().splitlines():
+            if line.startswith("BENCH_JSON "):
+                on["sink"] = json.loads(line[len("BENCH_JSON ") :])
+        with (
+            contextlib.suppress(sqlite3.Error),
+            contextlib.closing(
+                sqlite3.connect(f"file:{twin_db}?mode=ro", uri=True, timeout=5)
+            ) as db,
+        ):
+            # A request span, and one per attempt the log row lists (a request whose client
+            # left during its attempt, as wrk does at the end of a run, has none).
+            query = "SELECT count(*) + sum(json_array_length(attempts)) FROM request_logs"
+            on["expected_spans"] = int(db.execute(query).fetchone()[0])
+
     def phase_ttft(self, targets: list[Target]) -> None:
         for target in targets:
             log(f"TTFT c1 stream -> {target.name}")
@@ -790,6 +859,7 @@ def report(results: dict[str, Any], meta: dict[str, Any]) -> list[str]:
             )
     lines += provider_rows(results, row, summary)
     lines += live_rows(results, row, summary)
+    lines += otel_rows(results, row, summary)
     rps_d, rps_g = results.get("rps_direct"), results.get("rps_gateway")
     if rps_d and rps_g:
         limit = TARGETS["rps_c64"]
@@ -962,37 +1032,69 @@ def provider_rows(results: dict[str, Any], row: str, summary: dict[str, Any]) ->
     return lines
 
 
+def drop_rows(
+    off: dict[str, Any],
+    on: dict[str, Any],
+    row: str,
+    summary: dict[str, Any],
+    key: str,
+    label: str,
+    cpu_label: str,
+) -> list[str]:
+    """c64 requests/s of two runs (in the direct and gateway columns) with the drop in % against
+    TARGETS[f"{key}_drop_pct"], then the gateway's CPU per request in both."""
+    drop = 100 * (1 - on["rps"] / max(off["rps"], 1e-9))
+    limit = TARGETS[f"{key}_drop_pct"]
+    summary[f"{key}_drop_pct"] = drop
+    cpu = [r["cpu"]["gateway_cpu_s"] / max(r["requests"], 1) * 1000 for r in (off, on)]
+    summary[f"{key}_cpu_ms_per_request"] = cpu
+    return [
+        row.format(
+            f"c64 req/s, {label}" + flag(off, on),
+            f"{off['rps']:,.0f}",
+            f"{on['rps']:,.0f}",
+            f"{-drop:+.1f}%",
+            f"drop <= {limit:g}%",
+            verdict(drop <= limit, drop, limit, "%", False),
+        ),
+        row.format(f"c64 gateway CPU/req (ms), {cpu_label}", f"{cpu[0]:.3f}", f"{cpu[1]:.3f}",
+                   f"{100 * (cpu[1] / max(cpu[0], 1e-9) - 1):+.1f}%", "", ""),
+    ]  # fmt: skip
+
+
 def live_rows(results: dict[str, Any], row: str, summary: dict[str, Any]) -> list[str]:
     """c64 gateway requests/s without and with live-log subscribers (in the direct and
     gateway columns), the drop in %, and what the subscribers received."""
     off, on = results.get("live_off"), results.get("live_on")
     if not (off and on):
         return []
-    drop = 100 * (1 - on["rps"] / max(off["rps"], 1e-9))
-    limit = TARGETS["live_drop_pct"]
-    summary["live_drop_pct"] = drop
-    lines = [
-        row.format(
-            f"c64 req/s, 0 vs {LIVE_SUBSCRIBERS} live subs" + flag(off, on),
-            f"{off['rps']:,.0f}",
-            f"{on['rps']:,.0f}",
-            f"{-drop:+.1f}%",
-            f"drop <= {limit:g}%",
-            verdict(drop <= limit, drop, limit, "%", False),
-        )
-    ]
-    cpu = [r["cpu"]["gateway_cpu_s"] / max(r["requests"], 1) * 1000 for r in (off, on)]
-    summary["live_cpu_ms_per_request"] = cpu
-    lines.append(
-        row.format("c64 gateway CPU/req (ms), 0 vs live subs", f"{cpu[0]:.3f}", f"{cpu[1]:.3f}",
-                   f"{100 * (cpu[1] / max(cpu[0], 1e-9) - 1):+.1f}%", "", "")
-    )  # fmt: skip
+    lines = drop_rows(
+        off, on, row, summary, "live", f"0 vs {LIVE_SUBSCRIBERS} live subs", "0 vs live subs"
+    )
     subscribers = on.get("subscribers")
     if subscribers:
         events = subscribers["events"]
         lines.append(
             f"  live subscribers: {min(events):,}-{max(events):,} events each, "
             f"{sum(subscribers['bytes']) / 1e6:,.1f} MB in all, {subscribers['ended']} cut off"
+        )
+    return lines
+
+
+def otel_rows(results: dict[str, Any], row: str, summary: dict[str, Any]) -> list[str]:
+    """c64 requests/s with telemetry off and on (in the direct and gateway columns), the
+    drop in %, CPU per request, and how many of the spans the sink received."""
+    off, on = results.get("otel_off"), results.get("otel_on")
+    if not (off and on):
+        return []
+    lines = drop_rows(off, on, row, summary, "otel", "telemetry off vs on", "otel off vs on")
+    sink, expected = on.get("sink"), on.get("expected_spans")
+    if sink and expected:
+        summary["otel_spans"] = [sink["spans"], expected]
+        lines.append(
+            f"  otel sink: {sink['spans']:,} spans of {expected:,} expected (the twin's request-"
+            f"log rows and their attempts) in {sink['batches']:,} batches, "
+            f"{sink['bytes'] / 1e6:,.1f} MB"
         )
     return lines
 
@@ -1181,6 +1283,8 @@ def main() -> None:
         # Last: its first admin request loads the admin app (~11 MB), after the RSS figures.
         if "live" in PHASES:
             bench.phase_live(gateway_t, env)
+        if "otel" in PHASES:
+            bench.phase_otel(gateway_t, env)
     except KeyboardInterrupt:
         log("interrupted")
         raise SystemExit(130) from None

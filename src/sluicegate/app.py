@@ -157,6 +157,12 @@ class Gateway:
         self.bus.add(LiveHook(self.live, config.redis.url))
         for hook in config.hooks:
             self.bus.add(load_hook(hook.class_, hook.options))
+        if config.telemetry.otlp_endpoint:
+            # Only now: with telemetry off, nothing of OpenTelemetry is imported (SPEC 13).
+            from .hooks.telemetry import TelemetryHook
+
+            self.bus.add(TelemetryHook(config.telemetry, self._backend_type))
+            self.state.tracing = True
         self.state.check_ready = self.db.ping
         self.breakers: BreakerSync | None = None
         if config.redis.url:
@@ -166,6 +172,10 @@ class Gateway:
         self.proxy = ProxyApp(self.state, fallback=self._admin)
         self._admin_app: ASGIApp | None = None
         self._dashboard_app: DashboardApp | None = None
+
+    def _backend_type(self, name: str) -> str | None:
+        provider = self.providers.by_name.get(name)
+        return provider.config.type if provider is not None else None
 
     def dashboard(self) -> DashboardApp:
         """The /dashboard app (sign-in, shell, assets), built on first use like the admin API."""
@@ -222,6 +232,8 @@ class Gateway:
             restart.append("server.host/port")
         if config.live.buffer_events != self.config.live.buffer_events:
             restart.append("live.buffer_events")
+        if config.telemetry != self.config.telemetry:
+            restart.append("telemetry")
         self.config = config
         await self._sync_config()
         await self.apply_catalog()

@@ -88,6 +88,14 @@ def serve(
         sys.exit(1)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
+    if config.telemetry.otlp_endpoint:
+        from .hooks.telemetry import TelemetryUnavailable, load_traces_module
+
+        try:
+            load_traces_module()
+        except TelemetryUnavailable as exc:
+            click.echo(f"sluicegate: {exc}", err=True)
+            sys.exit(1)
     host = host or config.server.host
     port = config.server.port if port is None else port
     master_key = config.server.master_key

@@ -20,6 +20,10 @@ class Attempt:
     status_code: int | None
     error_type: str | None
     latency_ms: float
+    # When it started, in ms after the request arrived, and its span id when the request is
+    # traced (0 otherwise): telemetry draws the attempt's span from these after the fact.
+    started_ms: float = 0.0
+    span_id: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -29,6 +33,21 @@ class Attempt:
             "error_type": self.error_type,
             "latency_ms": round(self.latency_ms, 3),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class TraceIds:
+    """W3C trace context of a traced request, decided before its first upstream call.
+
+    `span_id` is the request's own span; `parent_id` the client's span from its `traceparent`
+    (0: the request started the trace). Each attempt's span id is in its `Attempt`.
+    """
+
+    trace_id: int
+    span_id: int
+    parent_id: int
+    sampled: bool
+    tracestate: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +87,7 @@ class Completion:
     request_body: str | None = None
     response_body: str | None = None
     info: RequestInfo | None = None  # set once the request passed auth and permissions
+    trace: TraceIds | None = None  # only with telemetry on
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

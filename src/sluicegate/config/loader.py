@@ -213,7 +213,11 @@ def _normalise(data: dict[str, Any]) -> None:
     """
     for key in [k for k, v in data.items() if v is None]:
         del data[key]
-    for section, key in (("server", "master_key"), ("redis", "url")):
+    for section, key in (
+        ("server", "master_key"),
+        ("redis", "url"),
+        ("telemetry", "otlp_endpoint"),
+    ):
         _empty_to_none(data.get(section), key)
     for backend in _entries(data, "backends"):
         _empty_to_none(backend, "api_key")

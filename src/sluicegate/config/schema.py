@@ -93,6 +93,24 @@ class LiveConfig(Strict):
         return self
 
 
+class TelemetryConfig(Strict):
+    """OpenTelemetry traces over OTLP/HTTP (SPEC 13; docs/telemetry.md); off while no endpoint."""
+
+    # The collector's base URL (`/v1/traces` is appended unless the URL already ends in it).
+    otlp_endpoint: Text | None = Field(default=None, pattern=r"^https?://\S+$")
+    service_name: Name = "sluicegate"
+    # Not in the SPEC: how long finished spans wait in the batch before they are sent.
+    export_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    @property
+    def traces_url(self) -> str | None:
+        endpoint = self.otlp_endpoint
+        if not endpoint:
+            return None
+        endpoint = endpoint.rstrip("/")
+        return endpoint if endpoint.endswith("/v1/traces") else endpoint + "/v1/traces"
+
+
 class Timeouts(Strict):
     """Seconds. Non-stream requests are bounded by connect and total only."""
 
@@ -216,6 +234,7 @@ class GatewayConfig(Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)
     hooks: list[HookConfig] = Field(default_factory=list)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     def backend(self, name: str) -> BackendConfig | None:
         return next((b for b in self.backends if b.name == name), None)

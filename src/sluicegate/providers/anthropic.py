@@ -27,7 +27,7 @@ from ..translate.anthropic.request import chat_to_messages
 from ..translate.anthropic.response import message_to_chat
 from ..translate.anthropic.stream import EventsToChunks
 from . import http
-from .base import Chunk, Operation, Reply
+from .base import Chunk, Headers, Operation, Reply
 from .sse import ServerSentEvent
 from .stream import SSEStream
 
@@ -57,22 +57,26 @@ class AnthropicProvider(http.HTTPBackend):
             headers["x-api-key"] = self.config.api_key
         return headers
 
-    async def complete(self, op: Operation, body: dict[str, Any]) -> Reply:
+    async def complete(
+        self, op: Operation, body: dict[str, Any], headers: Headers | None = None
+    ) -> Reply:
         upstream = chat_to_messages(body, body["model"]) if op is Operation.CHAT else body
-        payload, obj = await self._post(self._urls[op], orjson.dumps(upstream))
+        payload, obj = await self._post(self._urls[op], orjson.dumps(upstream), headers=headers)
         if op is Operation.CHAT:
             obj = message_to_chat(obj)
             return Reply(orjson.dumps(obj), obj)
         return Reply(payload, obj)
 
-    async def open_stream(self, op: Operation, body: dict[str, Any]) -> AnthropicStream:
+    async def open_stream(
+        self, op: Operation, body: dict[str, Any], headers: Headers | None = None
+    ) -> AnthropicStream:
         if op is Operation.CHAT:
             upstream = chat_to_messages(body, body["model"])
             translator: EventsToChunks | None = EventsToChunks()
         else:
             upstream, translator = body, None
         upstream["stream"] = True
-        resp = await self._open(self._urls[op], orjson.dumps(upstream))
+        resp = await self._open(self._urls[op], orjson.dumps(upstream), headers=headers)
         return AnthropicStream(self.name, resp, translator)
 
 

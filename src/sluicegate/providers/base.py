@@ -9,8 +9,9 @@ idle, total) are the caller's: a provider only bounds connecting.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import orjson
 
@@ -34,6 +35,8 @@ class Operation(enum.Enum):
     COUNT_TOKENS = "/messages/count_tokens"
     RESPONSES = "/responses"
 
+
+Headers: TypeAlias = Mapping[str, str]
 
 # The operations of the OpenAI API, which OpenAI-shaped providers serve.
 OPENAI_OPERATIONS = frozenset({Operation.CHAT, Operation.COMPLETIONS, Operation.EMBEDDINGS})
@@ -96,8 +99,14 @@ class Provider(Protocol):
 
     def supports(self, op: Operation) -> bool: ...
 
-    async def complete(self, op: Operation, body: dict[str, Any]) -> Reply: ...
+    # `headers`: per-request headers on top of the backend's own (the W3C trace context);
+    # a provider that makes no HTTP request ignores them.
+    async def complete(
+        self, op: Operation, body: dict[str, Any], headers: Headers | None = None
+    ) -> Reply: ...
 
-    async def open_stream(self, op: Operation, body: dict[str, Any]) -> UpstreamStream: ...
+    async def open_stream(
+        self, op: Operation, body: dict[str, Any], headers: Headers | None = None
+    ) -> UpstreamStream: ...
 
     async def aclose(self) -> None: ...

@@ -13,7 +13,7 @@ import orjson
 
 from ..config.schema import BackendConfig, Timeouts
 from ..errors import InvalidRequest
-from .base import OPENAI_OPERATIONS, Chunk, Operation, Reply
+from .base import OPENAI_OPERATIONS, Chunk, Headers, Operation, Reply
 
 
 def _text_of(content: Any) -> str:
@@ -53,7 +53,9 @@ class DemoProvider:
     def supports(self, op: Operation) -> bool:
         return op in OPENAI_OPERATIONS
 
-    async def complete(self, op: Operation, body: dict[str, Any]) -> Reply:
+    async def complete(
+        self, op: Operation, body: dict[str, Any], headers: Headers | None = None
+    ) -> Reply:
         if op is Operation.EMBEDDINGS:
             obj = _embeddings(body)
         else:
@@ -69,7 +71,9 @@ class DemoProvider:
             }
         return Reply(orjson.dumps(obj), obj)
 
-    async def open_stream(self, op: Operation, body: dict[str, Any]) -> DemoStream:
+    async def open_stream(
+        self, op: Operation, body: dict[str, Any], headers: Headers | None = None
+    ) -> DemoStream:
         if op is Operation.EMBEDDINGS:
             raise InvalidRequest("embeddings cannot be streamed", param="stream")
         text, prompt_words = _prompt_text(op, body)

@@ -28,7 +28,7 @@ from ..config.schema import BackendConfig
 from ..errors import UpstreamDisconnected, UpstreamStatusError
 from ..translate.gemini import StreamTranslator, request_to_gemini, response_to_chat
 from . import http
-from .base import Chunk, Operation, Reply
+from .base import Chunk, Headers, Operation, Reply
 from .sse import ServerSentEvent
 from .stream import SSEStream
 
@@ -58,17 +58,21 @@ class GeminiProvider(http.HTTPBackend):
         model = str(body.get("model") or "").removeprefix("models/")
         return self._models + quote(model, safe="-_.") + method
 
-    async def complete(self, op: Operation, body: dict[str, Any]) -> Reply:
+    async def complete(
+        self, op: Operation, body: dict[str, Any], headers: Headers | None = None
+    ) -> Reply:
         payload = orjson.dumps(request_to_gemini(body))
         url = self._url(body, ":generateContent")
-        _, obj = await self._post(url, payload, status_error)
+        _, obj = await self._post(url, payload, status_error, headers)
         chat = response_to_chat(obj, str(body.get("model")), id_=_chat_id(obj), created=_now())
         return Reply(orjson.dumps(chat), chat)
 
-    async def open_stream(self, op: Operation, body: dict[str, Any]) -> GeminiStream:
+    async def open_stream(
+        self, op: Operation, body: dict[str, Any], headers: Headers | None = None
+    ) -> GeminiStream:
         payload = orjson.dumps(request_to_gemini(body))
         url = self._url(body, ":streamGenerateContent?alt=sse")
-        resp = await self._open(url, payload, status_error)
+        resp = await self._open(url, payload, status_error, headers)
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         translator = StreamTranslator(

@@ -18,6 +18,7 @@ import orjson
 
 from ..config.schema import BackendConfig, Timeouts
 from ..errors import UpstreamConnectError, UpstreamDisconnected, UpstreamStatusError
+from .base import Headers
 
 # aiohttp's default limit of 100 connections per session would queue requests under load;
 # the gateway's concurrency is bounded by its clients, not by this pool.
@@ -133,12 +134,16 @@ class HTTPBackend:
         return self._session
 
     async def _post(
-        self, url: str, payload: bytes, errors: StatusError = status_error
+        self,
+        url: str,
+        payload: bytes,
+        errors: StatusError = status_error,
+        headers: Headers | None = None,
     ) -> tuple[bytes, dict[str, Any]]:
         """A whole answer: its bytes and its JSON object; a status >= 400 raises `errors(...)`,
         a body that is not a JSON object is an upstream failure."""
         with before_response(self.name):
-            async with self.session.post(url, data=payload) as resp:
+            async with self.session.post(url, data=payload, headers=headers) as resp:
                 answer = await resp.read()
                 if resp.status >= 400:
                     raise errors(resp.status, answer, resp.headers)
@@ -151,11 +156,15 @@ class HTTPBackend:
         return answer, obj
 
     async def _open(
-        self, url: str, payload: bytes, errors: StatusError = status_error
+        self,
+        url: str,
+        payload: bytes,
+        errors: StatusError = status_error,
+        headers: Headers | None = None,
     ) -> aiohttp.ClientResponse:
         """A response whose status said it will stream; a status >= 400 raises `errors(...)`."""
         with before_response(self.name):
-            resp = await self.session.post(url, data=payload)
+            resp = await self.session.post(url, data=payload, headers=headers)
             if resp.status >= 400:
                 try:
                     answer = await resp.read()

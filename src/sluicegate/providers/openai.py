@@ -12,7 +12,7 @@ import orjson
 
 from ..config.schema import BackendConfig
 from . import http
-from .base import OPENAI_OPERATIONS, Chunk, Operation, Reply
+from .base import OPENAI_OPERATIONS, Chunk, Headers, Operation, Reply
 from .sse import ServerSentEvent
 from .stream import SSEStream
 
@@ -39,12 +39,16 @@ class OpenAIProvider(http.HTTPBackend):
     def _url(self, op: Operation, body: dict[str, Any]) -> str:
         return self._urls[op]
 
-    async def complete(self, op: Operation, body: dict[str, Any]) -> Reply:
-        payload, obj = await self._post(self._url(op, body), orjson.dumps(body))
+    async def complete(
+        self, op: Operation, body: dict[str, Any], headers: Headers | None = None
+    ) -> Reply:
+        payload, obj = await self._post(self._url(op, body), orjson.dumps(body), headers=headers)
         return Reply(payload, obj)
 
-    async def open_stream(self, op: Operation, body: dict[str, Any]) -> OpenAIStream:
-        resp = await self._open(self._url(op, body), orjson.dumps(body))
+    async def open_stream(
+        self, op: Operation, body: dict[str, Any], headers: Headers | None = None
+    ) -> OpenAIStream:
+        resp = await self._open(self._url(op, body), orjson.dumps(body), headers=headers)
         return OpenAIStream(self.name, resp)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from ..auth.principal import Principal
 from ..errors import GatewayError
 from ..providers.base import Operation
-from ..record import Attempt, Completion, RequestInfo, Usage
+from ..record import Attempt, Completion, RequestInfo, TraceIds, Usage
 from ..routing.table import Target
 from .detail import StreamCapture
 
@@ -46,7 +46,9 @@ class RequestContext:
         "stream_done",
         "stream_state",
         "target",
+        "trace",
         "ttft",
+        "upstream_headers",
         "upstream_seconds",
         "usage",
     )
@@ -66,6 +68,10 @@ class RequestContext:
         # The endpoint's per-request translation state (e.g. chat chunks → Messages events).
         self.stream_state: Any = None
         self.attempts: list[Attempt] = []
+        # Telemetry on: the request's trace ids (each attempt sends its own `traceparent`).
+        # Off: the client's trace headers, forwarded unchanged to every attempt (or None).
+        self.trace: TraceIds | None = None
+        self.upstream_headers: dict[str, str] | None = None
         self.upstream_seconds = 0.0  # time spent waiting on upstreams and backoff, not on us
         self.overhead: float | None = None
         self.ttft: float | None = None
@@ -141,6 +147,7 @@ class RequestContext:
             request_body=self.request_text,
             response_body=response_text,
             info=self.info,
+            trace=self.trace,
         )
 
     def _estimated_usage(self) -> Usage:

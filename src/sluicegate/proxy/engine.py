@@ -9,7 +9,8 @@
 
 A stream counts as answered only when its first event arrived (or it ended cleanly with none):
 that is the moment the caller may commit the 200 (SPEC 4.2). Every try, failed or not, is
-recorded in `ctx.attempts`.
+recorded in `ctx.attempts`, with when it started and, when the request is traced, the span id
+its upstream `traceparent` named (telemetry draws the attempt's span from it afterwards).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ..record import Attempt
 from ..routing.health import HealthBoard
 from ..routing.plan import attempt_order
 from ..routing.table import ModelTable, Route, Target
+from ..telemetry import traceparent
 from .context import RequestContext
 
 # What `prepare` returns for one target (see `endpoint.Endpoint.prepare`).
@@ -86,17 +88,20 @@ async def run(
             started = time.perf_counter()
             ctx.target = target  # the log names the last target tried, failed or not
             ctx.op = op
+            span_id, headers = _trace_headers(ctx)
             board.started(target)
             try:
                 if ctx.stream:
-                    result: Reply | OpenedStream = await _open(provider, op, upstream_body, target)
+                    result: Reply | OpenedStream = await _open(
+                        provider, op, upstream_body, target, headers
+                    )
                 else:
-                    result = await _complete(provider, op, upstream_body)
+                    result = await _complete(provider, op, upstream_body, headers)
             except GatewayError as exc:
                 elapsed = time.perf_counter() - started
                 board.released(target)
                 ctx.upstream_seconds += elapsed
-                ctx.attempts.append(_attempt(target, exc, elapsed))
+                ctx.attempts.append(_attempt(ctx, target, exc, started, elapsed, span_id))
                 if counts_against_target(exc):
                     board.failed(target, getattr(exc, "retry_after", None))
                 else:
@@ -116,18 +121,39 @@ async def run(
             elapsed = time.perf_counter() - started
             board.succeeded(target, elapsed)
             ctx.upstream_seconds += elapsed
-            ctx.attempts.append(Attempt(target.backend, target.model, 200, None, elapsed * 1000))
+            ctx.attempts.append(
+                Attempt(
+                    target.backend,
+                    target.model,
+                    200,
+                    None,
+                    elapsed * 1000,
+                    (started - ctx.started) * 1000,
+                    span_id,
+                )
+            )
             return result
     if last_error is None:
         raise InvalidRequest(f"No backend of model '{route.name}' serves {ctx.path}.")
     raise last_error
 
 
-async def _complete(provider: Provider, op: Operation, body: dict[str, Any]) -> Reply:
+def _trace_headers(ctx: RequestContext) -> tuple[int, dict[str, str] | None]:
+    """The attempt's span id (0 untraced) and the trace headers it sends upstream."""
+    trace = ctx.trace
+    if trace is None:
+        return 0, ctx.upstream_headers
+    span_id = traceparent.new_span_id()
+    return span_id, traceparent.attempt_headers(trace, span_id)
+
+
+async def _complete(
+    provider: Provider, op: Operation, body: dict[str, Any], headers: dict[str, str] | None
+) -> Reply:
     total = provider.timeouts.total
     try:
         async with asyncio.timeout(total):
-            return await provider.complete(op, body)
+            return await provider.complete(op, body, headers)
     except TimeoutError as exc:
         raise UpstreamTimeout(
             f"Backend '{provider.name}' did not answer within its total timeout ({total:g}s)."
@@ -135,7 +161,11 @@ async def _complete(provider: Provider, op: Operation, body: dict[str, Any]) -> 
 
 
 async def _open(
-    provider: Provider, op: Operation, body: dict[str, Any], target: Target
+    provider: Provider,
+    op: Operation,
+    body: dict[str, Any],
+    target: Target,
+    headers: dict[str, str] | None,
 ) -> OpenedStream:
     """Open the upstream stream and peek its first event within first_token (and total)."""
     timeouts = provider.timeouts
@@ -143,7 +173,7 @@ async def _open(
     stream: UpstreamStream | None = None
     try:
         async with asyncio.timeout(limit):
-            stream = await provider.open_stream(op, body)
+            stream = await provider.open_stream(op, body, headers)
             first = await stream.read()
         return OpenedStream(stream, first, time.perf_counter(), target)
     except TimeoutError as exc:
@@ -168,11 +198,21 @@ async def _close_quietly(stream: UpstreamStream | None) -> None:
             await stream.aclose()
 
 
-def _attempt(target: Target, error: GatewayError, elapsed: float) -> Attempt:
+def _attempt(
+    ctx: RequestContext,
+    target: Target,
+    error: GatewayError,
+    started: float,
+    elapsed: float,
+    span_id: int,
+) -> Attempt:
     status = error.upstream_status if isinstance(error, UpstreamStatusError) else None
     if isinstance(error, UpstreamTimeout):
         status = 504
-    return Attempt(target.backend, target.model, status, error.log_type, elapsed * 1000)
+    offset_ms = (started - ctx.started) * 1000
+    return Attempt(
+        target.backend, target.model, status, error.log_type, elapsed * 1000, offset_ms, span_id
+    )
 
 
 def _retry_delay(error: GatewayError, retries: int, provider: Provider) -> float | None:

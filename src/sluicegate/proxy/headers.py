@@ -15,13 +15,22 @@ SSE_HEADERS: Headers = [
 class RequestHeaders:
     """The request headers sluicegate looks at, found in a single pass over the ASGI list."""
 
-    __slots__ = ("authorization", "content_length", "request_id", "x_api_key")
+    __slots__ = (
+        "authorization",
+        "content_length",
+        "request_id",
+        "traceparent",
+        "tracestate",
+        "x_api_key",
+    )
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
         self.authorization: bytes | None = None
         self.x_api_key: bytes | None = None
         self.request_id: bytes | None = None
         self.content_length: bytes | None = None
+        self.traceparent: bytes | None = None
+        self.tracestate: bytes | None = None
         for name, value in raw:
             if name == b"authorization":
                 self.authorization = value
@@ -31,6 +40,10 @@ class RequestHeaders:
                 self.request_id = value
             elif name == b"content-length":
                 self.content_length = value
+            elif name == b"traceparent":
+                self.traceparent = value
+            elif name == b"tracestate":
+                self.tracestate = value
 
 
 def json_headers(request_id: str, length: int, extra: Headers | None = None) -> Headers:

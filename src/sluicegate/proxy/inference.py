@@ -23,6 +23,7 @@ from ..errors import (
 )
 from ..providers.base import Reply
 from ..record import RequestInfo
+from ..telemetry import traceparent
 from ..types import Receive, Send
 from . import engine
 from .body import parse_object, read_body
@@ -49,6 +50,10 @@ async def handle(
     watcher: DisconnectWatcher | None = None
     inflight = state.inflight
     admitted = False
+    if state.tracing:
+        ctx.trace = traceparent.start(headers.traceparent, headers.tracestate)
+    elif headers.traceparent is not None:
+        ctx.upstream_headers = traceparent.forwarded(headers.traceparent, headers.tracestate)
     try:
         try:
             principal = state.keys.authenticate(

@@ -27,3 +27,5 @@ class ProxyState:
     # Readiness beyond "started": the database answers.
     check_ready: Callable[[], Awaitable[bool]] | None = None
     ready: bool = False
+    # telemetry.otlp_endpoint is set: requests get trace ids and spans (SPEC 13).
+    tracing: bool = False
