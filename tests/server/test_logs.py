@@ -3,6 +3,9 @@ of every process of `sluicegate serve` (supervisor and workers), uvicorn's inclu
 
 from __future__ import annotations
 
+import io
+import logging
+import queue
 import re
 import subprocess
 import uuid
@@ -10,8 +13,11 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from server.harness import USER_KEY, chat, config_text, serving, start
+from sluicegate.server import logs
+from sluicegate.server.logformat import JsonFormatter
 from support import MockUpstream, sluicegate, wait_for_http, wait_until
 
 STARTED = re.compile(r"^Started server process \[(\d+)\]$")
@@ -88,3 +94,33 @@ def test_a_stderr_nobody_reads_never_holds_up_requests(mock: MockUpstream, tmp_p
     records = [orjson.loads(line) for line in err.splitlines()]
     logged = [r["request_id"] for r in records if r["logger"] == "sluicegate.access"]
     assert sorted(logged) == sorted(ids)
+
+
+def test_a_full_queue_drops_records_then_says_how_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logs, "QUEUE_RECORDS", 3)
+    records: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+    handler = logs.OffLoopHandler(records)
+    log = logging.Logger("sluicegate.test")
+    log.addHandler(handler)
+    for n in range(5):  # no writer yet: a stderr that is not read
+        log.warning("record %d", n)
+    assert records.qsize() == 3 and handler.dropped == 2
+    # A bad call fails on the writer thread, not in the caller.
+    while records.qsize() > 1:
+        records.get()
+    log.warning("%d requests", "many")
+    records.put(None)
+    out = io.StringIO()
+    writer = logs.Writer(records, JsonFormatter(), out)
+    writer.start()
+    writer.join(10)
+    lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["level"], r["logger"]) for r in lines] == [
+        ("warning", "sluicegate.test"),
+        ("warning", "sluicegate.logging"),
+        ("error", "sluicegate.logging"),
+    ]
+    assert lines[0]["message"] == "record 2"
+    assert lines[1]["message"] == "stderr was not read fast enough: dropped 2 log records"
+    assert lines[2]["message"].startswith("could not format a record of sluicegate.test")
+    assert handler.dropped == 0
