@@ -32,7 +32,7 @@ QUEUE_RECORDS = 10_000
 STOP_SECONDS = 5.0
 WRITE_BATCH = 256
 # Loggers whose INFO and DEBUG records `logging.level` lets through; every other library's
-# logger stays at WARNING (httpx, asyncio, SQLAlchemy would otherwise fill the log at info).
+# logger stays at WARNING, so `debug` is ours and uvicorn's detail, not asyncio's or aiohttp's.
 OWN_LOGGERS = ("sluicegate", "uvicorn", "uvicorn.error")
 FORMATTERS: dict[str, type[logging.Formatter]] = {"text": TextFormatter, "json": JsonFormatter}
 
