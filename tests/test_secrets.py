@@ -3,7 +3,8 @@ any Authorization value a client sent never appear in an API response (body or h
 log line, an error message or the database (SPEC 1, 5, 6).
 
 Each test runs `sluicegate serve` as users do (a subprocess in a temp folder, its stdout and
-stderr captured to files, uvicorn at log level info) with a detail-logged user, drives every
+stderr captured to files, logging at level info with the access log on, as JSON lines in one
+test and as text in the other) with a detail-logged user, drives every
 kind of outcome (success, stream, 400, 401 with a real-looking wrong key, 403, 404, upstream
 401 passthrough, config reloads good and bad, admin API reads of every kind), then searches
 every secret everywhere. The mock upstream's own records are its side of the wire and rightly
@@ -66,13 +67,18 @@ class Secrets:
         return {**self.client_keys(), **self.upstream_credentials()}
 
 
-def config_text(mock_url: str, folder: Path, secrets: Secrets, *, master: bool, rpm: int) -> str:
+def config_text(
+    mock_url: str, folder: Path, secrets: Secrets, *, master: bool, rpm: int, log_format: str
+) -> str:
     master_line = f"  master_key: {secrets.master}\n" if master else ""
     return f"""\
 server:
   host: 127.0.0.1
 {master_line}database:
   url: sqlite+aiosqlite:///{folder}/gateway.db
+logging:
+  format: {log_format}
+  access_log: true
 backends:
   - name: mock
     type: openai
@@ -101,19 +107,25 @@ class Served:
     config: Path
     stdout: Path
     stderr: Path
+    log_format: str
 
     def output(self) -> str:
         return self.stdout.read_text() + self.stderr.read_text()
 
 
 @contextmanager
-def serving(folder: Path, config: Path) -> Iterator[Served]:
+def serving(folder: Path, config: Path, log_format: str) -> Iterator[Served]:
     """`sluicegate serve --config F` in `folder`, stdout and stderr each in a file; stopped
     (and its database checkpointed by a clean shutdown) when the block ends."""
     port = free_port()
     port_args = ["--port", str(port)]
     served = Served(
-        f"http://127.0.0.1:{port}", folder, config, folder / "stdout.log", folder / "stderr.log"
+        f"http://127.0.0.1:{port}",
+        folder,
+        config,
+        folder / "stdout.log",
+        folder / "stderr.log",
+        log_format,
     )
     with served.stdout.open("wb") as out, served.stderr.open("wb") as err:
         process = subprocess.Popen(
@@ -143,12 +155,15 @@ class Traffic:
     # (the key it created, the response that showed it)
     creations: list[tuple[str, httpx.Response]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    inference: int = 0  # inference requests sent: each has one access line
 
 
 def client(served: Served, traffic: Traffic, key: str | None = None) -> httpx.Client:
     def keep(response: httpx.Response) -> None:
         response.read()
         traffic.responses.append(response)
+        request = response.request
+        traffic.inference += request.method == "POST" and request.url.path.startswith("/v1/")
 
     headers = {"authorization": f"Bearer {key}"} if key else {}
     return httpx.Client(
@@ -227,7 +242,14 @@ def drive(served: Served, mock: MockUpstream, secrets: Secrets, *, master: bool)
         # problems are quoted back), then the good file again.
         def write(rpm: int) -> None:
             served.config.write_text(
-                config_text(mock.url, served.folder, secrets, master=master, rpm=rpm)
+                config_text(
+                    mock.url,
+                    served.folder,
+                    secrets,
+                    master=master,
+                    rpm=rpm,
+                    log_format=served.log_format,
+                )
             )
 
         write(rpm=1000)
@@ -398,13 +420,20 @@ def test_configured_master_key_and_every_other_secret_stay_secret(
 ) -> None:
     secrets = Secrets(master=token("sk-leakcheck-master"))
     config = tmp_path / "sluicegate.yaml"
-    config.write_text(config_text(mock.url, tmp_path, secrets, master=True, rpm=600))
-    with serving(tmp_path, config) as served:
+    config.write_text(
+        config_text(mock.url, tmp_path, secrets, master=True, rpm=600, log_format="json")
+    )
+    with serving(tmp_path, config, "json") as served:
         traffic = drive(served, mock, secrets, master=True)
         assert bodies_are_stored(tmp_path, traffic)
         assert leaks_in_database(tmp_path, secrets) == []
     output = served.output()
     assert "Application startup complete" in output  # log level info: there is output to search
+    # JSON lines: every stderr line is one object; an access line per inference request.
+    records = [orjson.loads(line) for line in served.stderr.read_text().splitlines()]
+    access = [r for r in records if r["logger"] == "sluicegate.access"]
+    assert len(access) == traffic.inference, access
+    assert {r["status"] for r in access} >= {200, 400, 401, 403, 404}
     assert leaks_in_responses(traffic, secrets) == []
     assert leaks_in_output(output, secrets) == []
     assert bodies_are_stored(tmp_path, traffic)
@@ -417,8 +446,10 @@ def test_generated_master_key_is_shown_only_in_the_banner_and_its_file(
 ) -> None:
     secrets = Secrets()
     config = tmp_path / "sluicegate.yaml"
-    config.write_text(config_text(mock.url, tmp_path, secrets, master=False, rpm=600))
-    with serving(tmp_path, config) as served:
+    config.write_text(
+        config_text(mock.url, tmp_path, secrets, master=False, rpm=600, log_format="text")
+    )
+    with serving(tmp_path, config, "text") as served:
         banner = wait_until(lambda: BANNER_KEY.search(served.stdout.read_text()), timeout=10)
         secrets.master = banner.group(2)
         traffic = drive(served, mock, secrets, master=False)
@@ -442,9 +473,11 @@ def test_generated_master_key_is_shown_only_in_the_banner_and_its_file(
 def test_admin_api_hides_backend_header_secrets(mock: MockUpstream, tmp_path: Path) -> None:
     secrets = Secrets(master=token("sk-leakcheck-master"))
     config = tmp_path / "sluicegate.yaml"
-    config.write_text(config_text(mock.url, tmp_path, secrets, master=True, rpm=600))
+    config.write_text(
+        config_text(mock.url, tmp_path, secrets, master=True, rpm=600, log_format="text")
+    )
     with (
-        serving(tmp_path, config) as served,
+        serving(tmp_path, config, "text") as served,
         httpx.Client(
             base_url=served.url, headers={"authorization": f"Bearer {secrets.master}"}, timeout=30
         ) as admin,

@@ -29,6 +29,7 @@ from .cluster.breakers import BreakerSync
 from .config import ConfigError, GatewayConfig, load_config
 from .config.schema import BackendConfig, LiveConfig
 from .errors import InvalidRequest
+from .hooks.access_log import AccessLog
 from .hooks.bus import HookBus
 from .hooks.limits import LimitHook
 from .hooks.live import LiveHook
@@ -155,6 +156,8 @@ class Gateway:
         # Live logs: from the Completion, never the database (events flow while it is down).
         self.live = LiveBus(config.live.buffer_events)
         self.bus.add(LiveHook(self.live, config.redis.url))
+        if config.logging.access_log:
+            self.bus.add(AccessLog())
         for hook in config.hooks:
             self.bus.add(load_hook(hook.class_, hook.options))
         if config.telemetry.otlp_endpoint:
@@ -234,6 +237,9 @@ class Gateway:
             restart.append("live.buffer_events")
         if config.telemetry != self.config.telemetry:
             restart.append("telemetry")
+        for key in ("format", "level", "access_log"):
+            if getattr(config.logging, key) != getattr(self.config.logging, key):
+                restart.append(f"logging.{key}")
         self.config = config
         await self._sync_config()
         await self.apply_catalog()

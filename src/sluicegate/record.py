@@ -83,6 +83,7 @@ class Completion:
     overhead_ms: float
     attempts: tuple[Attempt, ...] = ()
     client_ip: str | None = None
+    user_name: str | None = None  # for the access log; the request log keeps user_id only
     detail_logged: bool = False
     request_body: str | None = None
     response_body: str | None = None

@@ -77,6 +77,11 @@ class LoggingConfig(Strict):
     # A row whose request finished longer ago than this is in the database or in a spool file
     # (page cache), so a killed process loses at most the rows of the last this-many seconds.
     durable_after_seconds: float = Field(default=1.0, gt=0)
+    # Process logs on stderr (docs/logging.md): one human line or one JSON object per record.
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    # One `sluicegate.access` line per inference request, from its Completion.
+    access_log: bool = True
 
 
 class LiveConfig(Strict):

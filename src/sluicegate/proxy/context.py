@@ -143,6 +143,7 @@ class RequestContext:
             * 1000,
             attempts=tuple(self.attempts),
             client_ip=self.client_ip,
+            user_name=principal.user_name if principal else None,
             detail_logged=self.request_text is not None,
             request_body=self.request_text,
             response_body=response_text,

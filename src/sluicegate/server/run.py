@@ -12,12 +12,14 @@ import os
 import signal
 import socket
 import sys
+import threading
 from types import FrameType
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess, multiprocess
 
 from ..config import GatewayConfig
+from .logs import log_config
 from .protocol import LIMITS_ATTRIBUTE, ClientLimits, GuardedHttpToolsProtocol
 
 # Beyond drain_seconds, the time uvicorn waits for connections before it cancels what is left
@@ -27,7 +29,7 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 
 def uvicorn_config(config: GatewayConfig, host: str, port: int, workers: int) -> uvicorn.Config:
     server = config.server
-    uv_config = uvicorn.Config(
+    uv_config = _Config(
         "sluicegate.app:create_app",
         factory=True,
         host=host,
@@ -36,8 +38,10 @@ def uvicorn_config(config: GatewayConfig, host: str, port: int, workers: int) ->
         loop="uvloop",
         http=GuardedHttpToolsProtocol,
         lifespan="on",
+        # Ours instead (hooks/access_log.py): one line per request, with user, model, tokens.
         access_log=False,
-        log_level="info",
+        log_config=log_config(config.logging),
+        log_level=config.logging.level,
         timeout_graceful_shutdown=int(server.drain_seconds + SHUTDOWN_GRACE_SECONDS),
     )
     limits = ClientLimits(server.header_timeout_seconds, server.max_header_bytes)
@@ -51,11 +55,8 @@ def serve(
     """Serve until SIGTERM/SIGINT, drain, and return (exit code 0)."""
     if stop_with_parent:
         _sigterm_when_parent_exits()
+    # Also makes SIGTERM/SIGINT end this process with exit code 0 (see _Config).
     uv_config = uvicorn_config(config, host, port, workers)
-    # uvicorn re-raises the signal it shut down for once it is done; with the default handler
-    # that would kill the process (exit 143) after a clean drain. Exit 0 instead.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _exit_cleanly)
     server = uvicorn.Server(uv_config)
     if workers > 1:
         sock = uv_config.bind_socket()
@@ -65,6 +66,20 @@ def serve(
     server.run()
     if not server.started:
         sys.exit(3)  # uvicorn's STARTUP_FAILURE
+
+
+class _Config(uvicorn.Config):
+    """uvicorn's Config; `configure_logging` is the one step uvicorn runs in every process it
+    starts (the supervisor, each worker) before the server, so what each needs goes here."""
+
+    def configure_logging(self) -> None:
+        super().configure_logging()
+        if threading.current_thread() is threading.main_thread():
+            # uvicorn re-raises the signal it shut down for once it is done; with the default
+            # handler that would kill the process (exit 143) after a clean drain, before its
+            # log writer has written what is queued. Exit 0 instead.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, _exit_cleanly)
 
 
 class _Supervisor(Multiprocess):
