@@ -5,6 +5,7 @@ request-log rows, the mock's recorded `traceparent` headers, and each attempt's 
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,7 @@ from sluicegate.config.schema import DatabaseConfig, GatewayConfig, TelemetryCon
 from support import (
     ALICE_KEY,
     MASTER_KEY,
+    ROOT,
     MockUpstream,
     RunningGateway,
     clean_env,
@@ -351,10 +353,12 @@ OFF_SCRIPT = textwrap.dedent(
 
 
 def test_with_telemetry_off_nothing_of_opentelemetry_is_imported(tmp_path: Path) -> None:
+    env = clean_env()  # the script imports tests/support.py: put tests/ on its path
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "tests"), env.get("PYTHONPATH")]))
     done = subprocess.run(
         [sys.executable, "-c", OFF_SCRIPT],
         cwd=tmp_path,
-        env=clean_env(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
