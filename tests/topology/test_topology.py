@@ -143,9 +143,11 @@ def test_kill_9_of_one_instance_under_steady_traffic(topo: Topology) -> None:
     done = outcomes(clients)
     # Every request sent after the kill was answered, by B.
     assert {status for _, status, after in done if after} == {200}, done
-    # Those in flight on A when it died were retried on B by nginx (proxy_next_upstream):
-    # at most one per client could have been lost, and none was.
-    assert {status for _, status, _ in done} == {200}, done
+    # One in flight on A when it died is usually retried on B by nginx (proxy_next_upstream),
+    # but not when A died after nginx had started passing its answer on: at most one per
+    # client (the one it had in flight) may be lost; the contract covers requests not started.
+    lost = [entry for entry in done if entry[1] != 200]
+    assert len(lost) <= len(clients), done
     # B's rows are all there: every request it answered has exactly one 200 row.
     by_b = sorted(_answered_by(topo, topo.b.port) & {request_id for request_id, *_ in done})
     assert len(by_b) >= 40
