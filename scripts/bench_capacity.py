@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,32 +33,15 @@ import httpx
 import redis.asyncio as redis
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "scripts" / "bench")]
+
+from procstat import cpu_seconds, free_port, rss_mb  # noqa: E402
 
 from sluicegate.limits.store import RedisLimitStore  # noqa: E402
 from sluicegate.limits.verdict import Scope  # noqa: E402
 
 KEY = "sk-capacity-user-000000000000"
 MASTER = "sk-capacity-master-0000000000"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def wait_http(url: str, timeout: float = 30) -> None:

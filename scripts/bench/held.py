@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,30 +29,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from procstat import cpu_seconds, free_port, rss_mb  # this script's own folder
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 CONFIG = HERE / "gateway.yaml"
 KEY = "sk-bench-user-0000000000000000"  # gateway.yaml's bench user
-TICKS = os.sysconf("SC_CLK_TCK")
 GATEWAY = ["taskset", "-c", "0", str(BIN / "sluicegate"), "serve", "--config", str(CONFIG)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def core_busy(core: str) -> tuple[int, int]:

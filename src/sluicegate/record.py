@@ -8,6 +8,7 @@ Its fields are the request-log fields of SPEC section 6.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -94,6 +95,35 @@ class Completion:
     @property
     def ok(self) -> bool:
         return self.error_type is None
+
+    def log_fields(self) -> dict[str, Any]:
+        """The SPEC 6 log-row fields but `id` and the bodies: one shape for the request log's
+        row and the live log's `audit.created` event."""
+        usage = self.usage
+        return {
+            "request_id": self.request_id,
+            "created_at": datetime.fromtimestamp(self.created_at, UTC),
+            "user_id": self.user_id,
+            "key_id": self.key_id,
+            "path": self.path,
+            "model": self.model,
+            "resolved_model": self.resolved_model,
+            "backend": self.backend,
+            "stream": self.stream,
+            "status_code": self.status_code,
+            "error_type": self.error_type,
+            "error_message": self.error_message,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+            "usage_estimated": usage.estimated,
+            "cost_usd": self.cost_usd,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "attempts": [attempt.as_dict() for attempt in self.attempts],
+            "client_ip": self.client_ip,
+            "detail_logged": self.detail_logged,
+        }
 
 
 @dataclass(frozen=True, slots=True)

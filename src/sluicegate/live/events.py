@@ -9,7 +9,6 @@ log writer inserts the row, later and maybe much later. Clients find the row by 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -26,32 +25,10 @@ _DUMP_OPTIONS = orjson.OPT_UTC_Z  # datetimes as the admin API writes them: ...Z
 
 def audit_data(completion: Completion) -> dict[str, Any]:
     """The log row of `completion` without bodies, shaped like an analytics `RequestRow`."""
-    usage = completion.usage
-    return {
-        "id": None,
-        "request_id": completion.request_id,
-        "created_at": datetime.fromtimestamp(completion.created_at, UTC),
-        "user_id": completion.user_id,
-        "key_id": completion.key_id,
-        "path": completion.path,
-        "model": completion.model,
-        "resolved_model": completion.resolved_model,
-        "backend": completion.backend,
-        "stream": completion.stream,
-        "status_code": completion.status_code,
-        "error_type": completion.error_type,
-        "error_message": completion.error_message,
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "usage_estimated": usage.estimated,
-        "cost_usd": float(completion.cost_usd),
-        "latency_ms": float(completion.latency_ms),
-        "ttft_ms": completion.ttft_ms,
-        "attempts": [attempt.as_dict() for attempt in completion.attempts],
-        "client_ip": completion.client_ip,
-        "detail_logged": completion.detail_logged,
-    }
+    row = completion.log_fields()
+    row["cost_usd"] = float(row["cost_usd"])
+    row["latency_ms"] = float(row["latency_ms"])
+    return {"id": None, **row}
 
 
 def usage_data(completion: Completion) -> dict[str, Any]:

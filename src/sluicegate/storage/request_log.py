@@ -50,31 +50,9 @@ def new_row_key() -> str:
 def row_from_completion(completion: Completion) -> Row:
     """The `request_logs` columns of a finished request (every column but `id`), with a fresh
     `row_key`: convert a Completion once, and keep the row (and its key) for every retry."""
-    usage = completion.usage
     return {
         "row_key": new_row_key(),
-        "request_id": completion.request_id,
-        "created_at": datetime.fromtimestamp(completion.created_at, UTC),
-        "user_id": completion.user_id,
-        "key_id": completion.key_id,
-        "path": completion.path,
-        "model": completion.model,
-        "resolved_model": completion.resolved_model,
-        "backend": completion.backend,
-        "stream": completion.stream,
-        "status_code": completion.status_code,
-        "error_type": completion.error_type,
-        "error_message": completion.error_message,
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "usage_estimated": usage.estimated,
-        "cost_usd": completion.cost_usd,
-        "latency_ms": completion.latency_ms,
-        "ttft_ms": completion.ttft_ms,
-        "attempts": [attempt.as_dict() for attempt in completion.attempts],
-        "client_ip": completion.client_ip,
-        "detail_logged": completion.detail_logged,
+        **completion.log_fields(),
         "request_body": completion.request_body,
         "response_body": completion.response_body,
     }
