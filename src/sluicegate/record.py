@@ -86,6 +86,9 @@ class Completion:
     client_ip: str | None = None
     user_name: str | None = None  # for the access log; the request log keeps user_id only
     detail_logged: bool = False
+    cache_hit: bool = False
+    guardrails: tuple[str, ...] = ()  # names of the guardrails that acted (blocked or masked)
+    resumed: bool = False  # a broken stream was continued on another target (SPEC 4.9)
     request_body: str | None = None
     response_body: str | None = None
     info: RequestInfo | None = None  # set once the request passed auth and permissions
@@ -123,6 +126,9 @@ class Completion:
             "attempts": [attempt.as_dict() for attempt in self.attempts],
             "client_ip": self.client_ip,
             "detail_logged": self.detail_logged,
+            "cache_hit": self.cache_hit,
+            "guardrails": list(self.guardrails) or None,
+            "resumed": self.resumed,
         }
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from ..config.schema import ModelConfig
 from ..errors import Conflict, InvalidRequest
 from ..storage import catalog
+from ..storage.catalog_view import model_fields
 from ..storage.config_sync import model_values
 from ..storage.db import Database
 from .crud import Row, changed, deleted, found, validated, writable
@@ -25,22 +26,8 @@ from .schemas import DataList, Deleted, ModelOut, ModelUpdate, errors, merge
 router = APIRouter(prefix="/admin/models", tags=["models"], route_class=AdminRoute)
 
 
-def as_config(row: Row) -> dict[str, Any]:
-    """A stored model in the config file's shape (pricing nested, as in `models:`)."""
-    return {
-        "name": row["name"],
-        "targets": row["targets"],
-        "strategy": row["strategy"],
-        "fallbacks": row["fallbacks"],
-        "pricing": {
-            "input_per_mtok": row["input_per_mtok"],
-            "output_per_mtok": row["output_per_mtok"],
-        },
-    }
-
-
 def present(row: Row) -> dict[str, Any]:
-    return {**row, **as_config(row)}
+    return {**row, **model_fields(row)}
 
 
 async def check_references(db: Database, model: ModelConfig) -> None:
@@ -114,7 +101,7 @@ async def update_model(model_id: str, body: ModelUpdate, runtime: Runtime) -> di
     row = found(await catalog.get_model(db, model_id), "model", model_id)
     writable(row, "model")
     model = validated(
-        ModelConfig, merge(ModelConfig, as_config(row), body.model_dump(exclude_unset=True))
+        ModelConfig, merge(ModelConfig, model_fields(row), body.model_dump(exclude_unset=True))
     )
     await check_references(db, model)
     if model.name != row["name"]:

@@ -281,6 +281,9 @@ class RequestRow(BaseModel):
     attempts: list[Attempt]
     client_ip: str | None
     detail_logged: bool
+    cache_hit: bool = Field(False, description="Answered from the response cache (cost 0).")
+    guardrails: list[str] | None = Field(None, description="Guardrails that acted, by name.")
+    resumed: bool = Field(False, description="A broken stream was continued elsewhere.")
 
 
 class RequestDetail(RequestRow):

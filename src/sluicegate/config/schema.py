@@ -8,37 +8,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-# Bounds of what the catalog stores (storage/tables.py; the admin API takes these models as
-# bodies): names are VARCHAR(200) and counts INTEGER, 32-bit on PostgreSQL. A value past them
-# would fail in the database, as a 500; here it is a 400 naming the field, and the admin API's
-# OpenAPI schema shows the bound. Free text (URLs, credentials) gets a generous bound too.
-NAME_MAX = 200
-TEXT_MAX = 4096
-INT_MAX = 2**31 - 1
+from .content import CacheConfig, GuardrailConfig
+from .fields import (
+    INT_MAX,
+    NAME_MAX,
+    TEXT_MAX,
+    HeaderName,
+    HeaderValue,
+    Name,
+    Strict,
+    Text,
+)
 
-Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
-Text = Annotated[str, Field(max_length=TEXT_MAX)]
-# RFC 9110 field names (tokens) and values (no CR, LF or NUL): anything else breaks every
-# request sent to the backend.
-HeaderName = Annotated[
-    str, Field(min_length=1, max_length=NAME_MAX, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-]
-HeaderValue = Annotated[str, Field(max_length=TEXT_MAX, pattern=r"^[^\r\n\x00]*$")]
-
-
-class Strict(BaseModel):
-    """Base for every config section: unknown keys are errors.
-
-    Lax coercion stays on because `${PORT:-4100}` arrives as the string "4100"; numbers become
-    strings where a string is expected (a numeric key in `api_keys` is still a key). Infinity
-    and NaN are refused (JSON's 1e400 parses as infinity, which no response could encode).
-    """
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, coerce_numbers_to_str=True, allow_inf_nan=False
-    )
+__all__ = ["INT_MAX", "NAME_MAX", "TEXT_MAX", "HeaderName", "HeaderValue", "Name", "Strict", "Text"]
 
 
 class ServerConfig(Strict):
@@ -198,6 +182,10 @@ class ModelConfig(Strict):
     strategy: Strategy = "weighted"
     fallbacks: list[Name] = Field(default_factory=list)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
+    # Only these guardrails (by name) for this model; None: every configured guardrail.
+    guardrails: list[Name] | None = None
+    # > 0: a stream broken after text was sent is continued on another target (SPEC 4.9).
+    stream_resume_attempts: int = Field(default=0, ge=0, le=10)
 
 
 class ModelLimit(Strict):
@@ -240,6 +228,8 @@ class GatewayConfig(Strict):
     users: list[UserConfig] = Field(default_factory=list)
     hooks: list[HookConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    guardrails: list[GuardrailConfig] = Field(default_factory=list)
 
     def backend(self, name: str) -> BackendConfig | None:
         return next((b for b in self.backends if b.name == name), None)
@@ -269,6 +259,14 @@ def validate_references(config: GatewayConfig) -> list[str]:
                 problems.append(f"models[{i}].fallbacks[{j}]: a model cannot fall back to itself")
             elif fallback not in known_models:
                 problems.append(f"models[{i}].fallbacks[{j}]: unknown model '{fallback}'")
+    guardrail_names = [g.name for g in config.guardrails]
+    for i, name in enumerate(guardrail_names):
+        if name in guardrail_names[:i]:
+            problems.append(f"guardrails[{i}].name: duplicate guardrail '{name}'")
+    for i, model in enumerate(config.models):
+        for j, name in enumerate(model.guardrails or ()):
+            if name not in guardrail_names:
+                problems.append(f"models[{i}].guardrails[{j}]: unknown guardrail '{name}'")
     user_names = [u.name for u in config.users]
     seen_keys: set[str] = set()
     for i, user in enumerate(config.users):

@@ -34,6 +34,8 @@ class Route:
     strategy: str = "weighted"
     fallbacks: tuple[str, ...] = ()
     pricing: PricingConfig = field(default_factory=PricingConfig)
+    guardrails: tuple[str, ...] | None = None  # None: every configured guardrail
+    stream_resume_attempts: int = 0
     # Mutable cursor for round_robin; a plain int is enough with one event loop per worker.
     cursor: int = 0
 
@@ -55,6 +57,8 @@ class ModelTable:
                 strategy=m.strategy,
                 fallbacks=tuple(m.fallbacks),
                 pricing=m.pricing,
+                guardrails=None if m.guardrails is None else tuple(m.guardrails),
+                stream_resume_attempts=m.stream_resume_attempts,
             )
             for m in config.models
             if all(t.backend in providers for t in m.targets)

@@ -61,19 +61,24 @@ def _backend(row: dict[str, Any]) -> BackendConfig:
     return BackendConfig.model_validate({k: row[k] for k in fields if row.get(k) is not None})
 
 
+def model_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored model in the config file's shape (pricing nested, as in `models:`)."""
+    return {
+        "name": row["name"],
+        "targets": row["targets"],
+        "strategy": row["strategy"],
+        "fallbacks": row["fallbacks"] or [],
+        "pricing": {
+            "input_per_mtok": row["input_per_mtok"] or 0.0,
+            "output_per_mtok": row["output_per_mtok"] or 0.0,
+        },
+        "guardrails": row.get("guardrails"),
+        "stream_resume_attempts": row.get("stream_resume_attempts") or 0,
+    }
+
+
 def _model(row: dict[str, Any]) -> ModelConfig:
-    return ModelConfig.model_validate(
-        {
-            "name": row["name"],
-            "targets": row["targets"],
-            "strategy": row["strategy"],
-            "fallbacks": row["fallbacks"] or [],
-            "pricing": {
-                "input_per_mtok": row["input_per_mtok"] or 0.0,
-                "output_per_mtok": row["output_per_mtok"] or 0.0,
-            },
-        }
-    )
+    return ModelConfig.model_validate(model_fields(row))
 
 
 def _user(row: dict[str, Any]) -> UserConfig:

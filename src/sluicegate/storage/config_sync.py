@@ -54,6 +54,8 @@ def model_values(model: ModelConfig) -> dict[str, Any]:
         "fallbacks": list(model.fallbacks),
         "input_per_mtok": model.pricing.input_per_mtok,
         "output_per_mtok": model.pricing.output_per_mtok,
+        "guardrails": None if model.guardrails is None else list(model.guardrails),
+        "stream_resume_attempts": model.stream_resume_attempts,
     }
 
 

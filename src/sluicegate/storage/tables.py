@@ -136,6 +136,8 @@ models = Table(
     Column("fallbacks", JSON, nullable=False, default=list),
     Column("input_per_mtok", Float, nullable=False, server_default="0"),
     Column("output_per_mtok", Float, nullable=False, server_default="0"),
+    Column("guardrails", JSON),  # names; NULL: every configured guardrail (revision 0004)
+    Column("stream_resume_attempts", Integer, nullable=False, server_default="0"),
     _source(),
     _created(),
     _updated(),
@@ -216,6 +218,11 @@ request_logs = Table(
     Column("usage_estimated", Boolean, nullable=False, server_default=false()),
     # Made by the log writer (`request_log.new_row_key`); NULL on rows older than revision 0003.
     Column("row_key", String(32)),
+    # Revision 0004: answered from the response cache; guardrails that acted (names); the
+    # stream was continued on another target after breaking (SPEC 4.9).
+    Column("cache_hit", Boolean, nullable=False, server_default=false()),
+    Column("guardrails", JSON),
+    Column("resumed", Boolean, nullable=False, server_default=false()),
     Index(None, "created_at", "id"),
     Index(None, "user_id", "created_at", "id"),
     Index(None, "model", "created_at", "id"),
