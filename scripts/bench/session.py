@@ -18,6 +18,9 @@ from window import Window, noise, wait_quiet
 
 @dataclass
 class Bench:
+    """Everything a phase needs, in one object, so a phase is a plain function of it and the
+    registry can hold any phase without knowing its inputs."""
+
     servers: Servers
     env: dict[str, str]  # what the servers were started with (helpers start with it too)
     direct: Target  # the mock
