@@ -29,22 +29,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from procstat import cpu_seconds, free_port, rss_mb  # this script's own folder
+from procstat import core_times, cpu_seconds, free_port, rss_mb  # this script's own folder
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 CONFIG = HERE / "gateway.yaml"
 KEY = "sk-bench-user-0000000000000000"  # gateway.yaml's bench user
 GATEWAY = ["taskset", "-c", "0", str(BIN / "sluicegate"), "serve", "--config", str(CONFIG)]
-
-
-def core_busy(core: str) -> tuple[int, int]:
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith(core + " "):
-            values = [int(v) for v in line.split()[1:]]
-            idle = values[3] + values[4]
-            return sum(values) - idle, sum(values)
-    raise SystemExit(f"no {core} in /proc/stat")
 
 
 def wait_http(url: str) -> None:
@@ -107,7 +98,7 @@ async def held_run(port: int, count: int, chunks: int, inter_ms: int, pid: int |
 
     rss_before = rss_mb(pid) if pid else 0.0
     cpu_before = cpu_seconds(pid) if pid else 0.0
-    busy_before = core_busy("cpu1")
+    busy_before = core_times()["1"]
     started = time.monotonic()
     tasks = [asyncio.create_task(opener(i)) for i in range(count)]
     # All open, first chunks in, most chunks still to come: the memory of `count` open streams.
@@ -116,7 +107,7 @@ async def held_run(port: int, count: int, chunks: int, inter_ms: int, pid: int |
         samples["rss_open"] = rss_mb(pid)
     await asyncio.gather(*tasks)
     elapsed = time.monotonic() - started
-    busy_after = core_busy("cpu1")
+    busy_after = core_times()["1"]
     ok = [r for r in results if r is not None]
     ttft = sorted(r[0] for r in ok)
     total = sorted(r[1] for r in ok)
