@@ -1,19 +1,27 @@
 """Held streams (`make bench-held`): thousands of slow streams open at once, as real LLM traffic
-is, through the gateway and directly to the mock.
+is, through the gateway and directly to the mock (issue 11).
 
     core 0: the gateway alone (one worker, scripts/bench/gateway.yaml)
     core 1: the mock upstream + this client (uvloop, raw sockets, no HTTP library)
 
-For each size (default 1,000 streams of 20 chunks 100 ms apart, and 5,000 with chunks 500 ms
-apart so the client and the mock on core 1 are not the limit), the client opens every stream
-over about a second, and records per stream the time from writing the request to the first
-`data:` line (TTFT) and to the end (`[DONE]`). It prints TTFT p50/p99 and total time p50 direct
-and through the gateway (**added** = gateway - direct), the gateway's CPU while the streams
-were open (% of a core, and per 1,000 open streams), and its RSS with every stream open minus
-before (per 1,000 streams). Core 1's busy share is printed too: below ~90 % the client was not
-the limit.
+For each size (default 1,000 held streams with chunks 100 ms apart, and 5,000 with chunks
+500 ms apart, so that both sizes put the same 10,000 chunks/s on core 1), per path (direct,
+then gateway):
 
-    python scripts/bench/held.py [--sizes 1000:100,5000:500] [--chunks 20]
+1. **Hold**: open N long streams at a steady rate (`--ramp` streams/s, one the gateway
+   sustains: opening a stream costs it about a millisecond of CPU) and wait until every one
+   has its first chunk. They keep streaming until the probes are done.
+2. **Probe**: with all N held, run `--probes` streams of the issue's shape (20 chunks 100 ms
+   apart), `--probe-concurrency` at a time, and time each from writing the request to its
+   first `data:` line (TTFT) and to `[DONE]` (total). **Added** = gateway - direct, at p50
+   and p99: what a new stream pays for the N others being open.
+3. While the probes run: the gateway's CPU (% of a core, and per 1,000 held streams) and its
+   RSS with every stream open minus before (per 1,000); core 1's busy share, to show the
+   client and the mock were not the limit (flagged `!` above 90 %).
+
+Every held stream must end with `[DONE]`; a failure or a missing `[DONE]` is counted.
+
+    python scripts/bench/held.py [--sizes 1000:100,5000:500] [--ramp 500] [--probes 100]
 """
 
 from __future__ import annotations
@@ -21,12 +29,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from procstat import core_times, cpu_seconds, free_port, rss_mb  # this script's own folder
@@ -62,9 +70,15 @@ def request_bytes(port: int, model: str, chunks: int, inter_ms: int) -> bytes:
     return head + body
 
 
-async def one_stream(port: int, payload: bytes) -> tuple[float, float] | None:
-    """(seconds to the first data: line, seconds to [DONE]); None if it failed."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def one_stream(
+    port: int, payload: bytes, first_seen: asyncio.Event | None = None
+) -> tuple[float, float] | None:
+    """(seconds to the first data: line, seconds to [DONE]); None if it failed. Sets
+    `first_seen` when the first data arrived."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return None
     try:
         started = time.perf_counter()
         writer.write(payload)
@@ -76,59 +90,95 @@ async def one_stream(port: int, payload: bytes) -> tuple[float, float] | None:
                 return None
             if first is None and b"data:" in data:
                 first = time.perf_counter() - started
+                if first_seen is not None:
+                    first_seen.set()
             seen = (seen + data)[-64:]
             if b"[DONE]" in seen:
                 return first or 0.0, time.perf_counter() - started
+    except OSError:
+        return None
     finally:
         writer.close()
 
 
-async def held_run(port: int, count: int, chunks: int, inter_ms: int, pid: int | None) -> dict:
-    payload = request_bytes(port, "bench" if pid else "mock-model", chunks, inter_ms)
-    spread = 1.0  # open the streams over this long, not in one SYN storm
-    results: list[tuple[float, float] | None] = []
-    samples: dict[str, float] = {}
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
 
-    async def opener(index: int) -> None:
-        await asyncio.sleep(spread * index / count)
-        try:
-            results.append(await one_stream(port, payload))
-        except OSError:
-            results.append(None)
 
+async def held_run(port: int, model: str, size: Size, pid: int | None) -> dict:
+    """Hold `size.count` streams open, probe with new ones, report the figures."""
+    # Held streams outlast the ramp, the wait for every first chunk and the probes.
+    probe_seconds = size.probes / size.concurrency * size.probe_chunks * 0.1
+    hold_seconds = size.count / size.ramp + 5.0 + probe_seconds * 1.5 + 5.0
+    held_chunks = max(2, int(hold_seconds * 1000 / size.inter_ms))
+    held_payload = request_bytes(port, model, held_chunks, size.inter_ms)
+    probe_payload = request_bytes(port, model, size.probe_chunks, 100)
     rss_before = rss_mb(pid) if pid else 0.0
+    firsts = [asyncio.Event() for _ in range(size.count)]
+
+    async def hold(index: int) -> tuple[float, float] | None:
+        await asyncio.sleep(index / size.ramp)
+        return await one_stream(port, held_payload, firsts[index])
+
+    held = [asyncio.create_task(hold(i)) for i in range(size.count)]
+    await asyncio.wait_for(
+        asyncio.gather(*(event.wait() for event in firsts)), size.count / size.ramp + 60
+    )
+    rss_open = rss_mb(pid) if pid else 0.0
     cpu_before = cpu_seconds(pid) if pid else 0.0
     busy_before = core_times()["1"]
     started = time.monotonic()
-    tasks = [asyncio.create_task(opener(i)) for i in range(count)]
-    # All open, first chunks in, most chunks still to come: the memory of `count` open streams.
-    await asyncio.sleep(spread + min(2.0, chunks * inter_ms / 1000 / 3))
-    if pid:
-        samples["rss_open"] = rss_mb(pid)
-    await asyncio.gather(*tasks)
+    gate = asyncio.Semaphore(size.concurrency)
+
+    async def probe() -> tuple[float, float] | None:
+        async with gate:
+            return await one_stream(port, probe_payload)
+
+    probes = await asyncio.gather(*(probe() for _ in range(size.probes)))
     elapsed = time.monotonic() - started
     busy_after = core_times()["1"]
-    ok = [r for r in results if r is not None]
-    ttft = sorted(r[0] for r in ok)
-    total = sorted(r[1] for r in ok)
+    cpu_after = cpu_seconds(pid) if pid else 0.0
+    still_open = sum(not task.done() for task in held)
+    held_results = await asyncio.gather(*held)
+    ok = [r for r in probes if r is not None]
+    held_ok = [r for r in held_results if r is not None]
     figures = {
         "ok": len(ok),
-        "failed": count - len(ok),
-        "ttft_p50": statistics.median(ttft) * 1000,
-        "ttft_p99": ttft[int(0.99 * (len(ttft) - 1))] * 1000,
-        "total_p50": statistics.median(total) * 1000,
+        "failed": size.probes - len(ok),
+        "held_failed": size.count - len(held_ok),
+        "held_open_during_probes": still_open,
+        "held_ttft_p50": percentile([r[0] for r in held_ok], 0.5),
+        "ttft_p50": percentile([r[0] for r in ok], 0.5),
+        "ttft_p99": percentile([r[0] for r in ok], 0.99),
+        "total_p50": percentile([r[1] for r in ok], 0.5),
+        "total_p99": percentile([r[1] for r in ok], 0.99),
         "core1_busy": (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1]),
     }
     if pid:
-        figures["cpu_share"] = (cpu_seconds(pid) - cpu_before) / elapsed
-        figures["rss_delta"] = samples["rss_open"] - rss_before
+        figures["cpu_share"] = (cpu_after - cpu_before) / elapsed
+        figures["rss_delta"] = rss_open - rss_before
+        figures["rss_open"] = rss_open
     return figures
+
+
+@dataclass(frozen=True)
+class Size:
+    count: int
+    inter_ms: int
+    ramp: float
+    probes: int
+    concurrency: int
+    probe_chunks: int
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000:100,5000:500", help="streams:inter_ms,...")
-    parser.add_argument("--chunks", type=int, default=20)
+    parser.add_argument("--ramp", type=float, default=500.0, help="held streams opened per s")
+    parser.add_argument("--probes", type=int, default=100)
+    parser.add_argument("--probe-concurrency", type=int, default=10)
+    parser.add_argument("--chunks", type=int, default=20, help="chunks of a probe stream")
     args = parser.parse_args()
     import resource
 
@@ -171,32 +221,42 @@ def main() -> None:
         wait_http(f"http://127.0.0.1:{mock_port}/v1/models")
         wait_http(f"http://127.0.0.1:{gateway_port}/health")
         print(
-            f"{'streams':>8} {'inter':>6} {'path':>8} {'ok':>6} {'TTFT p50':>9} {'p99':>9}"
-            f" {'total p50':>10} {'core1':>6} {'gw CPU':>7} {'RSS +MB':>8}"
+            f"{'held':>6} {'inter':>6} {'path':>8} {'probes ok':>9} {'TTFT p50':>9} {'p99':>9}"
+            f" {'total p50':>10} {'p99':>9} {'core1':>6} {'gw CPU':>7} {'RSS +MB':>8}"
         )
-        for size in args.sizes.split(","):
-            count, inter_ms = (int(v) for v in size.split(":"))
+        for spec in args.sizes.split(","):
+            count, inter_ms = (int(v) for v in spec.split(":"))
+            size = Size(
+                count, inter_ms, args.ramp, args.probes, args.probe_concurrency, args.chunks
+            )
             rows = {}
-            for path, port, pid in (
-                ("direct", mock_port, None),
-                ("gateway", gateway_port, gateway_pid),
+            for path, port, pid, model in (
+                ("direct", mock_port, None, "mock-model"),
+                ("gateway", gateway_port, gateway_pid, "bench"),
             ):
-                rows[path] = uvloop.run(held_run(port, count, args.chunks, inter_ms, pid))
-                r = rows[path]
+                rows[path] = r = uvloop.run(held_run(port, model, size, pid))
                 cpu = f"{100 * r['cpu_share']:.0f}%" if "cpu_share" in r else ""
                 rss = f"{r['rss_delta']:.1f}" if "rss_delta" in r else ""
+                flag = "!" if r["core1_busy"] > 0.9 else " "
                 print(
-                    f"{count:>8} {inter_ms:>4}ms {path:>8} {r['ok']:>6} {r['ttft_p50']:>7.2f}ms"
-                    f" {r['ttft_p99']:>7.2f}ms {r['total_p50']:>8.1f}ms"
-                    f" {100 * r['core1_busy']:>5.0f}% {cpu:>7} {rss:>8}"
+                    f"{count:>6} {inter_ms:>4}ms {path:>8} {r['ok']:>9} {r['ttft_p50']:>7.2f}ms"
+                    f" {r['ttft_p99']:>7.2f}ms {r['total_p50']:>8.1f}ms {r['total_p99']:>7.1f}ms"
+                    f" {100 * r['core1_busy']:>4.0f}%{flag} {cpu:>7} {rss:>8}"
+                )
+                print(
+                    f"{'':>22} held: {count - r['held_failed']} of {count} ended with [DONE],"
+                    f" {r['held_open_during_probes']} still open after the probes,"
+                    f" their own TTFT p50 {r['held_ttft_p50']:.1f} ms (includes the ramp)"
                 )
             d, g = rows["direct"], rows["gateway"]
             print(
                 f"  added: TTFT p50 {g['ttft_p50'] - d['ttft_p50']:+.2f} ms,"
-                f" p99 {g['ttft_p99'] - d['ttft_p99']:+.2f} ms,"
-                f" total p50 {g['total_p50'] - d['total_p50']:+.1f} ms;"
+                f" p99 {g['ttft_p99'] - d['ttft_p99']:+.2f} ms;"
+                f" total p50 {g['total_p50'] - d['total_p50']:+.1f} ms,"
+                f" p99 {g['total_p99'] - d['total_p99']:+.1f} ms;"
                 f" gateway {100 * g['cpu_share'] / count * 1000:.0f}% of a core"
-                f" and {g['rss_delta'] / count * 1000:.1f} MB per 1,000 open streams"
+                f" and {g['rss_delta'] / count * 1000:.1f} MB per 1,000 held streams"
+                f" (RSS {g['rss_open']:.0f} MB with all open)"
             )
     finally:
         for process in processes:
