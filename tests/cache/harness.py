@@ -20,7 +20,9 @@ TPM_KEY = "sk-cache-tpm-key"  # tpm 10
 BUDGET_KEY = "sk-cache-budget-key"  # budget 0.000015 USD
 
 
-def cache_config(mock_url: str, folder: Path, **cache: Any) -> GatewayConfig:
+def cache_config(
+    mock_url: str, folder: Path, redis_url: str | None = None, **cache: Any
+) -> GatewayConfig:
     config = gateway_config(mock_url, sqlite_url(folder))
     base = config.model_dump(by_alias=True, exclude_unset=True)
     claude = {
@@ -43,6 +45,7 @@ def cache_config(mock_url: str, folder: Path, **cache: Any) -> GatewayConfig:
             "backends": [*base["backends"], claude],
             "models": [*base["models"], {"name": "claude", "targets": [target]}],
             "users": [*base["users"], *users],
+            "redis": {"url": redis_url},
             "cache": {"mode": "memory", **cache},
         }
     )
