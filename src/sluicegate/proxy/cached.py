@@ -65,7 +65,7 @@ class ProxyCache:
 
         async def tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message["headers"], (HEADER, ticket.status.encode())]
+                message["headers"] = [*message.get("headers", ()), (HEADER, ticket.status.encode())]
             elif ticket.recorder is not None:
                 body = message.get("body", b"")
                 if body and body != KEEPALIVE_FRAME:
