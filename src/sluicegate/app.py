@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .auth.keys import display_prefix, hash_key
 from .auth.resolver import KeyStore
+from .cache.store import build_store
 from .cluster.breakers import BreakerSync
 from .config import ConfigError, GatewayConfig, load_config
 from .config.schema import BackendConfig, LiveConfig
@@ -42,6 +43,7 @@ from .limits.store import LimitStore, LimitStoreUnavailable, MemoryLimitStore, R
 from .live.bus import LiveBus
 from .providers.base import Provider
 from .providers.registry import UnsupportedBackend, build_provider
+from .proxy.cached import ProxyCache
 from .proxy.dispatch import ProxyApp
 from .proxy.inflight import Inflight
 from .proxy.state import ProxyState
@@ -172,6 +174,9 @@ class Gateway:
             health = self.state.health
             self.breakers = BreakerSync(config.redis.url, health.apply_open, health.apply_close)
             health.listener = self.breakers
+        if config.cache.mode != "off":
+            store = build_store(config.cache, config.redis.url)
+            self.state.cache = ProxyCache(store, config.cache)
         self.proxy = ProxyApp(self.state, fallback=self._admin)
         self._admin_app: ASGIApp | None = None
         self._dashboard_app: DashboardApp | None = None
@@ -237,6 +242,8 @@ class Gateway:
             restart.append("live.buffer_events")
         if config.telemetry != self.config.telemetry:
             restart.append("telemetry")
+        if config.cache != self.config.cache:
+            restart.append("cache")
         for key in ("format", "level", "access_log"):
             if getattr(config.logging, key) != getattr(self.config.logging, key):
                 restart.append(f"logging.{key}")
@@ -434,6 +441,8 @@ class Gateway:
         if self.breakers is not None:
             await self.breakers.close()
         await self.bus.close()
+        if self.state.cache is not None:
+            await self.state.cache.close()
         await self.log_writer.close()
         await self.providers.aclose()
         await self.db.close()

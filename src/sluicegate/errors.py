@@ -43,6 +43,7 @@ Raised at the boundaries of our own dependencies (not request errors, never sent
     StorageConflict      storage/db.py: a write broke a constraint (unique name, foreign key)
     LimitStoreUnavailable limits/store.py: Redis cannot be reached; the limiter fails open
     LiveRelayUnavailable live/redis.py: Redis cannot be reached; live events stay local
+    CacheUnavailable     cache/redis.py: Redis cannot be reached; answered without the cache
 """
 
 from __future__ import annotations
@@ -405,6 +406,11 @@ class LimitStoreUnavailable(Exception):
 class LiveRelayUnavailable(Exception):
     """Raised when the live-log relay cannot reach Redis; events keep reaching this process's
     subscribers and the relay retries."""
+
+
+class CacheUnavailable(Exception):
+    """Raised when the response cache's Redis cannot be reached; the request is answered
+    without the cache (`x-sluicegate-cache: bypass`)."""
 
 
 def error_object(error: GatewayError) -> dict[str, object]:

@@ -87,6 +87,7 @@ class Completion:
     user_name: str | None = None  # for the access log; the request log keeps user_id only
     detail_logged: bool = False
     cache_hit: bool = False
+    cache: str | None = None  # hit | miss | bypass; None when the response cache is off
     guardrails: tuple[str, ...] = ()  # names of the guardrails that acted (blocked or masked)
     resumed: bool = False  # a broken stream was continued on another target (SPEC 4.9)
     request_body: str | None = None

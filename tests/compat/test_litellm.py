@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sluicegate.compat.deployments import TOKEN_WEIGHT, shuffle_weights
+from sluicegate.compat.litellm import map_litellm
 from sluicegate.config import ConfigError, GatewayConfig, load_config
 
 from .litellm_env import FIXTURES, MOCK_ENV
@@ -112,18 +113,20 @@ def test_reliability_maps_weight_timeouts_retries_headers_and_pricing() -> None:
     assert "model_list[2].litellm_params.temperature" in warnings[0]
 
 
-def test_caching_config_maps_redis_and_database_and_lists_the_cache() -> None:
+def test_caching_config_maps_redis_database_and_the_cache() -> None:
     config, warnings = load("caching.yaml", {**MOCK_ENV, "REDIS_PASSWORD": "p@ss:word"})
     # REDIS_HOST comes from the config's environment_variables, as LiteLLM exports them.
     assert config.redis.url == "redis://:p%40ss%3Aword@redis.internal:6379/0"
+    # LiteLLM's cache is shared by every key: scope global.
+    cache = config.cache
+    assert (cache.mode, cache.ttl_seconds, cache.scope) == ("redis", 600, "global")
     assert config.database.url == (
         "postgresql+asyncpg://llmproxy:dbpassword9090@db.internal:5432/litellm?ssl=require"
     )
     (warning,) = warnings
     assert "environment_variables" not in warning  # honoured when loading
+    assert "litellm_settings.cache" not in warning
     for key in (
-        "litellm_settings.cache",
-        "litellm_settings.cache_params.ttl",
         "litellm_settings.success_callback",
         "general_settings.alerting",
         "general_settings.proxy_batch_write_at",
@@ -269,3 +272,31 @@ def test_shuffle_keys_read_from_the_environment_and_beside_litellm_params(
     )
     config = load_config(path, {"RPM": "7"})
     assert [t.weight for t in config.models[0].targets] == [7, 21]
+
+
+@pytest.mark.parametrize(
+    ("params", "mode", "note"),
+    [
+        ({"type": "local", "ttl": 30}, "memory", None),
+        ({"type": "redis"}, "memory", "litellm_settings.cache_params.type"),
+        ({"type": "s3", "s3_bucket_name": "b"}, "off", "litellm_settings.cache"),
+    ],
+    ids=["local", "redis-without-redis", "s3"],
+)
+def test_cache_types_map_to_memory_redis_or_nothing(
+    params: dict[str, object], mode: str, note: str | None
+) -> None:
+    document = {
+        "model_list": [{"model_name": "m", "litellm_params": {"model": "openai/gpt-4o"}}],
+        "litellm_settings": {"cache": True, "cache_params": params},
+    }
+    mapped = map_litellm(document, {})
+    assert mapped.problems == []
+    config = GatewayConfig.model_validate(mapped.document)
+    assert config.cache.mode == mode
+    if mode != "off":
+        assert config.cache.scope == "global"
+    if "ttl" in params:
+        assert config.cache.ttl_seconds == params["ttl"]
+    notes = [path for path, _ in mapped.unmapped]
+    assert (note in notes) if note else not any("cache" in path for path in notes)

@@ -45,10 +45,10 @@ def test_cli_prints_unmapped_keys_as_comments_and_loads_back(tmp_path: Path) -> 
     printed = run("import-litellm", str(FIXTURES / "caching.yaml"), cwd=tmp_path)
     assert printed.returncode == 0, printed.stderr
     comments = "\n".join(line for line in printed.stdout.splitlines() if line.startswith("#"))
-    assert "# 8 LiteLLM key(s) not mapped:" in comments
+    assert "# 6 LiteLLM key(s) not mapped:" in comments
+    assert "litellm_settings.cache" not in comments  # mapped to `cache:`
+    assert "cache:\n  mode: redis\n  scope: global\n  ttl_seconds: 600" in printed.stdout
     for key in (
-        "litellm_settings.cache:",
-        "litellm_settings.cache_params.ttl:",
         "litellm_settings.drop_params:",
         "litellm_settings.success_callback:",
         "general_settings.alerting:",

@@ -78,6 +78,9 @@ def map_litellm(document: Mapping[str, Any], env: Mapping[str, str] | None = Non
     redis = _redis(v, router, module)
     if redis:
         out["redis"] = {"url": redis}
+    cache = _cache(v, module, redis)
+    if cache:
+        out["cache"] = cache
     out["backends"] = deployments.backends
     out["models"] = list(models.values())
     v.skip_rest(router, "router_settings", _ROUTER, "not mapped")
@@ -197,13 +200,8 @@ def _redis(v: Values, router: dict[str, Any], module: dict[str, Any]) -> str | N
     """The Redis LiteLLM shares router state (router_settings) or caches (cache_params) in."""
     cache = v.mapping(module.get("cache_params"), "litellm_settings.cache_params")
     if module.get("cache"):
-        v.skip(
-            "litellm_settings.cache",
-            "not mapped: sluicegate's response cache is not built yet (SPEC 12); its Redis "
-            "connection becomes redis.url (shared limits and live logs)",
-        )
         for key in cache:
-            if key not in ("type", "host", "port", "password", "url", "redis_url"):
+            if key not in ("type", "host", "port", "password", "url", "redis_url", "ttl"):
                 v.skip(join("litellm_settings.cache_params", key), "not mapped")
         if cache.get("type", "redis") != "redis":
             return None
@@ -223,6 +221,31 @@ def _redis(v: Values, router: dict[str, Any], module: dict[str, Any]) -> str | N
     if module.get("cache") and cache.get("type", "redis") == "redis":
         return _redis_from_env(v)
     return None
+
+
+def _cache(v: Values, module: dict[str, Any], redis: str | None) -> dict[str, Any] | None:
+    """LiteLLM's response cache as `cache:`. Its entries are shared by every key (the key is
+    the request alone), hence `scope: global`; a Redis cache without a Redis found is kept in
+    memory rather than refused."""
+    if not module.get("cache"):
+        return None
+    params = v.mapping(module.get("cache_params"), "litellm_settings.cache_params")
+    kind = params.get("type", "redis")
+    mode = {"local": "memory", "redis": "redis"}.get(kind) if isinstance(kind, str) else None
+    if mode is None:
+        v.skip(
+            "litellm_settings.cache",
+            f"not mapped: a '{kind}' cache; sluicegate's is exact-match, in memory or Redis",
+        )
+        return None
+    if mode == "redis" and not redis:
+        v.skip("litellm_settings.cache_params.type", "no Redis found: the cache is in memory")
+        mode = "memory"
+    out: dict[str, Any] = {"mode": mode, "scope": "global"}
+    ttl = v.number(params.get("ttl"), "litellm_settings.cache_params.ttl", positive=True)
+    if ttl is not None:
+        out["ttl_seconds"] = ttl
+    return out
 
 
 def _redis_from_env(v: Values) -> str | None:

@@ -9,7 +9,7 @@ import yaml
 
 from .litellm import Mapped
 
-_ORDER = ("server", "database", "redis", "backends", "models")
+_ORDER = ("server", "database", "redis", "cache", "backends", "models")
 _KEY_ORDER = ("name", "type", "base_url", "api_key", "api_version", "targets", "backend", "model")
 
 

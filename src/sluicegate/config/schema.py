@@ -259,6 +259,8 @@ def validate_references(config: GatewayConfig) -> list[str]:
                 problems.append(f"models[{i}].fallbacks[{j}]: a model cannot fall back to itself")
             elif fallback not in known_models:
                 problems.append(f"models[{i}].fallbacks[{j}]: unknown model '{fallback}'")
+    if config.cache.mode == "redis" and not config.redis.url:
+        problems.append("cache.mode: redis needs redis.url")
     guardrail_names = [g.name for g in config.guardrails]
     for i, name in enumerate(guardrail_names):
         if name in guardrail_names[:i]:

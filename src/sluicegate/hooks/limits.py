@@ -1,5 +1,6 @@
 """The built-in limiter hook: RPM/TPM/budget checked before the call, tokens and cost charged
-after it (streams and broken streams included), in memory or in Redis.
+after it (streams and broken streams included), in memory or in Redis. A cache hit counts as
+a request (RPM) but is charged neither tokens (TPM) nor cost (budget): no upstream served it.
 
 If the shared store is unreachable the request is admitted (fail open) and a warning logged:
 a Redis outage must not take every model down with it.
@@ -40,7 +41,7 @@ class LimitHook(Hook):
 
     def after(self, completion: Completion) -> None:
         info = completion.info
-        if info is None or info.user_id is None or not info.limited:
+        if info is None or info.user_id is None or not info.limited or completion.cache_hit:
             return
         usage = completion.usage
         if usage.total_tokens <= 0 and completion.cost_usd <= 0:

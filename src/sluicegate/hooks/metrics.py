@@ -120,6 +120,13 @@ class MetricsHook(Hook):
             ["backend", "error_type"],
             registry=registry,
         )
+        cache_requests = Counter(
+            "sluicegate_cache_requests_total",
+            "Inference requests by response-cache result (only with the cache on)",
+            ["result"],
+            registry=registry,
+        )
+        self.cache_results = {r: cache_requests.labels(r) for r in ("hit", "miss", "bypass")}
         self._children: dict[tuple[str, str, int, str | None], tuple[Any, Any, Any]] = {}
         self._targets = _TargetCollector(target_states, log_backlog)
         registry.register(self._targets)
@@ -141,6 +148,8 @@ class MetricsHook(Hook):
         if completion.ttft_ms is not None:
             self.ttft.labels(model).observe(completion.ttft_ms / 1000)
         self.overhead.observe(completion.overhead_ms / 1000)
+        if completion.cache is not None:
+            self.cache_results[completion.cache].inc()
         usage = completion.usage
         if usage.prompt_tokens:
             self.tokens.labels("prompt").inc(usage.prompt_tokens)

@@ -20,6 +20,7 @@ from .detail import StreamCapture
 class RequestContext:
     __slots__ = (
         "attempts",
+        "cache",
         "capture",
         "chunks_seen",
         "client_ip",
@@ -89,6 +90,8 @@ class RequestContext:
         self.response_text: str | None = None
         self.capture: StreamCapture | None = None
         self.info: RequestInfo | None = None
+        # The response cache's ticket (`cached.CacheTicket`) when the cache is on.
+        self.cache: Any = None
         # For estimating usage when the upstream reports none.
         self.request_bytes = 0
         self.chunks_seen = 0
@@ -122,6 +125,7 @@ class RequestContext:
         response_text = self.response_text
         if self.capture is not None:
             response_text = self.capture.text(self.stream_done)
+        cache = self.cache.status if self.cache is not None else None
         return Completion(
             request_id=self.request_id,
             created_at=self.created_at,
@@ -145,6 +149,8 @@ class RequestContext:
             client_ip=self.client_ip,
             user_name=principal.user_name if principal else None,
             detail_logged=self.request_text is not None,
+            cache_hit=cache == "hit",
+            cache=cache,
             request_body=self.request_text,
             response_body=response_text,
             info=self.info,

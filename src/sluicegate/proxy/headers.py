@@ -17,6 +17,7 @@ class RequestHeaders:
 
     __slots__ = (
         "authorization",
+        "cache_control",
         "content_length",
         "request_id",
         "traceparent",
@@ -31,6 +32,7 @@ class RequestHeaders:
         self.content_length: bytes | None = None
         self.traceparent: bytes | None = None
         self.tracestate: bytes | None = None
+        self.cache_control: bytes | None = None
         for name, value in raw:
             if name == b"authorization":
                 self.authorization = value
@@ -44,6 +46,8 @@ class RequestHeaders:
                 self.traceparent = value
             elif name == b"tracestate":
                 self.tracestate = value
+            elif name == b"cache-control":
+                self.cache_control = value
 
 
 def json_headers(request_id: str, length: int, extra: Headers | None = None) -> Headers:

@@ -49,6 +49,9 @@ async def handle(
 ) -> None:
     watcher: DisconnectWatcher | None = None
     inflight = state.inflight
+    cache = state.cache
+    if cache is not None:
+        send = cache.open(ctx, send)
     admitted = False
     if state.tracing:
         ctx.trace = traceparent.start(headers.traceparent, headers.tracestate)
@@ -82,6 +85,8 @@ async def handle(
             ctx.info = info = request_info(ctx, principal)
             if state.bus.has_before:
                 await state.bus.before(info)
+            if cache is not None and await cache.answer(ctx, request, headers.cache_control, send):
+                return
             watcher = DisconnectWatcher(receive)
             result = await engine.run(ctx, table, route, request, endpoint.prepare, state.health)
             if isinstance(result, Reply):
@@ -123,6 +128,8 @@ async def handle(
         if watcher is not None:
             watcher.stop()
         _settle_health(state, ctx)
+        if cache is not None:
+            cache.settle(ctx)
         state.bus.publish(ctx.completion())
 
 

@@ -9,6 +9,7 @@ from ..auth.resolver import KeyStore
 from ..hooks.bus import HookBus
 from ..routing.health import HealthBoard
 from ..routing.table import ModelTable
+from .cached import ProxyCache
 from .inflight import Inflight
 
 
@@ -29,3 +30,5 @@ class ProxyState:
     ready: bool = False
     # telemetry.otlp_endpoint is set: requests get trace ids and spans (SPEC 13).
     tracing: bool = False
+    # cache.mode is not off: the response cache (SPEC 12).
+    cache: ProxyCache | None = None
