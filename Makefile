@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test bench bench-held bench-capacity lint format check clean dashboard
+.PHONY: serve test bench bench-held bench-workers bench-capacity lint format check clean dashboard
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ bench: $(STAMP)
 # Thousands of slow streams held open at once: added TTFT, CPU and RSS per 1,000 open streams.
 bench-held: $(STAMP)
 	$(BIN)/python scripts/bench/held.py $(ARGS)
+
+# c64 requests/s with --workers 1 and 2, and each worker's memory.
+bench-workers: $(STAMP)
+	$(BIN)/python scripts/bench/workers.py
 
 # Redis commands, PostgreSQL rows and CPU per request, memory per open stream, Redis ceiling
 # of the limit scripts (docs/deployment.md, Capacity). Needs redis-server and PostgreSQL.
