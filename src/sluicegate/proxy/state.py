@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..auth.resolver import KeyStore
+from ..guardrails.registry import Guardrails
 from ..hooks.bus import HookBus
 from ..routing.health import HealthBoard
 from ..routing.table import ModelTable
@@ -29,3 +30,5 @@ class ProxyState:
     ready: bool = False
     # telemetry.otlp_endpoint is set: requests get trace ids and spans (SPEC 13).
     tracing: bool = False
+    # Configured guardrails and user guardrail hooks; None when there are none (no cost).
+    guards: Guardrails | None = None
