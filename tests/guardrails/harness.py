@@ -5,13 +5,14 @@ Guardrails: `no-secrets` (regex block, input), `pii` (pii mask, input, all four 
 output), `mock-words` (regex block on output matching the mock's "w1 w2", split across its
 chunks "w1 " and "w2 ").
 
-Models: `m` (mock, input guardrails), `echo` (demo echo, input and output), `m-all` (mock, no
+Models: `m` (mock, input guardrails), `echo` (demo echo, output guardrails), `m-all` (mock, no
 `guardrails:` = all of them), `m-none` (`guardrails: []`), `m-words`, `claude-words` (anthropic
 native), `native-words` (Responses native), each with `mock-words` only.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def guarded_config(mock_url: str, folder: Path, **extra: Any) -> GatewayConfig:
             ],
             "models": [
                 model("m", "mock", INPUT),
-                model("echo", "demo", [*INPUT, "out-block", "out-pii"], "demo-echo"),
+                model("echo", "demo", ["out-block", "out-pii"], "demo-echo"),
                 model("m-all", "mock", None),
                 model("m-none", "mock", []),
                 model("m-words", "mock", ["mock-words"]),
@@ -104,6 +105,16 @@ def logged_row(url: str, request_id: str) -> dict[str, Any]:
 
     found: dict[str, Any] = wait_until(row)
     return found
+
+
+def sse_data(response: httpx.Response) -> list[Any]:
+    """The JSON of every `data:` line of an SSE response (`[DONE]` as the string)."""
+    events: list[Any] = []
+    for line in response.iter_lines():
+        if line.startswith("data: "):
+            data = line[6:]
+            events.append(data if data == "[DONE]" else json.loads(data))
+    return events
 
 
 def error_of(response: httpx.Response) -> tuple[int, str, str | None]:
