@@ -216,6 +216,10 @@ class Gateway:
     def live_config(self) -> LiveConfig:
         return self.config.live
 
+    @property
+    def guardrail_names(self) -> list[str]:
+        return [g.name for g in self.config.guardrails]
+
     async def catalog_changed(self) -> None:
         await self.apply_catalog()
 
