@@ -12,6 +12,7 @@ import httpx
 import openai
 import pytest
 
+from sluicegate.proxy.guard import withheld
 from support import ALICE_KEY, SCRIBE_KEY, MockUpstream, RunningGateway
 
 from .harness import SECRET, error_of, logged_row
@@ -161,7 +162,7 @@ def test_masked_input_never_reaches_the_request_log(
     assert "bob@example.com" not in row["request_body"]
 
 
-def test_a_blocked_request_is_logged_with_the_guardrail_name(
+def test_a_blocked_request_is_logged_by_name_without_its_body(
     gateway: RunningGateway, tag: str
 ) -> None:
     headers = {"authorization": f"Bearer {SCRIBE_KEY}"}
@@ -173,6 +174,9 @@ def test_a_blocked_request_is_logged_with_the_guardrail_name(
         "content_filter",
         ["no-secrets"],
     )
+    # What was blocked does not reach the database either, not even for detail logging.
+    assert row["request_body"] == withheld("no-secrets")
+    assert SECRET not in str(row)
 
 
 def test_the_sdks_raise_bad_request_with_code_content_filter(gateway: RunningGateway) -> None:

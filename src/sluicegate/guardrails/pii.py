@@ -28,11 +28,13 @@ from .base import TextGuardrail
 _DOMAIN = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 # Matched two characters before a digit (the IBAN's check digits).
-_IBAN = re.compile(r"[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)")
+_IBAN = re.compile(
+    r"[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)", re.ASCII
+)
 # Matched at a digit: the whole run of digits and separators.
-_DIGITS = re.compile(r"\d(?:[ ()-]{0,2}\d){5,22}\)?")
-_NON_DIGIT = re.compile(r"\D")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # an ISO date has 8 digits, like a short phone
+_DIGITS = re.compile(r"\d(?:[ ()-]{0,2}\d){5,22}\)?", re.ASCII)  # ASCII: Luhn reads 0-9
+_NON_DIGIT = re.compile(r"\D", re.ASCII)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # an ISO date has 8 digits, like a short phone
 # One byte per character (latin-1, "?" for the rest) with every digit turned into NUL.
 _MARK_DIGITS = bytes.maketrans(b"0123456789\0", b"\0" * 10 + b"\1")
 _NOT_BEFORE = frozenset("_+.,")  # nor a letter or digit: the match would start mid-word

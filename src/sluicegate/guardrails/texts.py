@@ -133,6 +133,11 @@ def door(path: str) -> str:
     return path[3:] if path.startswith("/v1/") else path
 
 
+def has_answer_texts(path: str) -> bool:
+    """Whether answers of this path carry texts (not embeddings, not count_tokens)."""
+    return door(path) in _REPLY
+
+
 def request_texts(path: str, body: dict[str, Any]) -> Texts:
     return _walk(_REQUEST, path, body)
 

@@ -15,11 +15,17 @@ import orjson
 
 from ..errors import ContentFiltered
 from ..guardrails.registry import Plan
+from ..guardrails.texts import has_answer_texts
 from ..guardrails.window import StreamWindow
 from ..providers.base import Chunk, UpstreamStream
 from .context import RequestContext
 from .detail import body_text
 from .engine import OpenedStream
+
+
+def withheld(guardrail: str) -> str:
+    """What the detail log stores instead of a request body a guardrail blocked."""
+    return f"[sluicegate: body not stored: blocked by the guardrail '{guardrail}']"
 
 
 def _acted(ctx: RequestContext) -> list[str]:
@@ -29,8 +35,15 @@ def _acted(ctx: RequestContext) -> list[str]:
 
 
 async def check_input(ctx: RequestContext, plan: Plan, request: dict[str, Any]) -> None:
-    """Block (ContentFiltered) or mask `request` in place before any upstream sees it."""
-    changed = await plan.check_input(ctx.path, ctx.model or "", request, _acted(ctx))
+    """Block (ContentFiltered) or mask `request` in place before any upstream sees it. A
+    blocked body is not kept for the detail log: what was blocked (a key, a card) must not
+    reach the database either."""
+    try:
+        changed = await plan.check_input(ctx.path, ctx.model or "", request, _acted(ctx))
+    except ContentFiltered as exc:
+        if ctx.request_text is not None:
+            ctx.request_text = withheld(exc.guardrail)
+        raise
     if changed and ctx.request_text is not None:
         ctx.request_text = body_text(orjson.dumps(request))
 
@@ -38,7 +51,7 @@ async def check_input(ctx: RequestContext, plan: Plan, request: dict[str, Any]) 
 async def check_reply(ctx: RequestContext, plan: Plan, payload: bytes) -> bytes:
     """The answer to send: `payload` itself, or masked; raises ContentFiltered to block it.
     Parsed only when the model has output guardrails."""
-    if not plan.guards_output:
+    if not (plan.guards_output and has_answer_texts(ctx.path)):
         return payload
     obj = orjson.loads(payload)
     if await plan.check_reply(ctx.path, ctx.model or "", obj, _acted(ctx)):
