@@ -11,9 +11,19 @@ import httpx
 import pytest
 
 from sluicegate.config.schema import GatewayConfig
+from sluicegate.guardrails.texts import GuardedRequest
+from sluicegate.hooks.base import Hook
 from support import ALICE_KEY, MASTER_KEY, MockUpstream, RunningGateway
 
 from .harness import error_of
+
+
+class Grower(Hook):
+    """A faulty guardrail hook: adds a text (the contract allows replacing only) on "grow!"."""
+
+    async def check_input(self, request: GuardedRequest) -> None:
+        if any("grow!" in text for text in request.texts):
+            request.texts.append("more")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +49,8 @@ def hooked(
                 {
                     "class": "guardrails.hook_example:TicketGuard",
                     "options": {"codenames": ["Bluebird"]},
-                }
+                },
+                {"class": "guardrails.test_hooks:Grower"},
             ],
         }
     )
@@ -99,3 +110,13 @@ def test_streams_are_not_given_to_output_hooks(hooked: RunningGateway) -> None:
     assert "db1.corp.internal" in response.text  # the demo streams one word a chunk
     assert response.text.rstrip().endswith("data: [DONE]")
     assert hooked.completion(response.headers["x-request-id"]).guardrails == ()
+
+
+def test_a_hook_that_adds_texts_is_an_internal_error(
+    hooked: RunningGateway, mock: MockUpstream, tag: str
+) -> None:
+    response = post(hooked, chat("m", f"{tag} grow!"))
+    assert response.status_code == 500
+    assert response.json()["error"]["message"] == "Internal server error."
+    assert hooked.completion(response.headers["x-request-id"]).error_type == "internal_error"
+    assert mock.requests(tag) == []

@@ -132,16 +132,13 @@ class Guardrails:
 
     def plan(self, names: tuple[str, ...] | None) -> Plan | None:
         """The plan of a model whose `guardrails:` is `names` (None: all of them)."""
-        try:
+        if names in self._plans:
             return self._plans[names]
-        except KeyError:
-            pass
         chosen = self._all if names is None else [g for g in self._all if g.name in names]
-        plan: Plan | None = Plan(chosen, self._input_hooks, self._output_hooks)
-        if not (plan.input or plan.input_hooks or plan.guards_output):  # type: ignore[union-attr]
-            plan = None
-        self._plans[names] = plan
-        return plan
+        plan = Plan(chosen, self._input_hooks, self._output_hooks)
+        active = plan if plan.input or plan.input_hooks or plan.guards_output else None
+        self._plans[names] = active
+        return active
 
 
 def guardrails_of(
