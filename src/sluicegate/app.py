@@ -30,6 +30,7 @@ from .cluster.breakers import BreakerSync
 from .config import ConfigError, GatewayConfig, load_config
 from .config.schema import BackendConfig, LiveConfig
 from .errors import InvalidRequest
+from .guardrails.registry import Guardrails, guardrails_of
 from .hooks.access_log import AccessLog
 from .hooks.bus import HookBus
 from .hooks.limits import LimitHook
@@ -162,6 +163,7 @@ class Gateway:
             self.bus.add(AccessLog())
         for hook in config.hooks:
             self.bus.add(load_hook(hook.class_, hook.options))
+        self.state.guards = self._guardrails(config)
         if config.telemetry.otlp_endpoint:
             # Only now: with telemetry off, nothing of OpenTelemetry is imported (SPEC 13).
             from .hooks.telemetry import TelemetryHook
@@ -180,6 +182,9 @@ class Gateway:
         self.proxy = ProxyApp(self.state, fallback=self._admin)
         self._admin_app: ASGIApp | None = None
         self._dashboard_app: DashboardApp | None = None
+
+    def _guardrails(self, config: GatewayConfig) -> Guardrails | None:
+        return guardrails_of(config.guardrails, self.bus.input_checks, self.bus.output_checks)
 
     def _backend_type(self, name: str) -> str | None:
         provider = self.providers.by_name.get(name)
@@ -216,6 +221,10 @@ class Gateway:
     def live_config(self) -> LiveConfig:
         return self.config.live
 
+    @property
+    def guardrail_names(self) -> list[str]:
+        return [g.name for g in self.config.guardrails]
+
     async def catalog_changed(self) -> None:
         await self.apply_catalog()
 
@@ -248,6 +257,7 @@ class Gateway:
             if getattr(config.logging, key) != getattr(self.config.logging, key):
                 restart.append(f"logging.{key}")
         self.config = config
+        self.state.guards = self._guardrails(config)
         await self._sync_config()
         await self.apply_catalog()
         return {

@@ -19,7 +19,8 @@ retry or a fallback may help (`retryable`) and whether it counts against a targe
     │   ├── Conflict                     409 conflict (admin: name taken, still referenced)
     │   │   └── ReadOnly                 409 read_only (admin: entity from the config file)
     │   ├── RateLimited                  429 rate_limit_exceeded
-    │   └── BudgetExceeded               429 budget_exceeded
+    │   │   └── BudgetExceeded           429 budget_exceeded
+    │   └── ContentFiltered              400 content_filter (a guardrail blocked; stream: event)
     ├── UpstreamError                    502 upstream_error: 5xx or unreachable, retryable
     │   ├── UpstreamConnectError         connect refused/reset before any byte
     │   └── UpstreamStatusError          upstream answered >= 400 (4xx passes through as is)
@@ -210,6 +211,19 @@ class BudgetExceeded(RateLimited):
 
     code = "budget_exceeded"
     log_type = "budget_exceeded"
+
+
+class ContentFiltered(RequestError):
+    """Raised when a guardrail blocks the input or the answer: a 400 before the response
+    started, the stream's one error event after it (never retried: another target would be
+    asked the same thing). `guardrail` names it for the log; the matched text is never shown."""
+
+    code = "content_filter"
+    log_type = "content_filter"
+
+    def __init__(self, guardrail: str) -> None:
+        super().__init__(f"The content was blocked by the guardrail '{guardrail}'.")
+        self.guardrail = guardrail
 
 
 class UpstreamError(GatewayError):

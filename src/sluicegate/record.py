@@ -51,6 +51,16 @@ class TraceIds:
     tracestate: str | None = None
 
 
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(chars: int) -> int:
+    """Tokens in `chars` characters of text, for when no tokenizer answers: about 4 characters
+    a token (OpenAI's rule of thumb for English). The usage estimate, count_tokens and the
+    max_input_tokens guardrail all use it, so they agree."""
+    return chars // CHARS_PER_TOKEN
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts of one request; `estimated` when the upstream reported none."""

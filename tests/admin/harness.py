@@ -39,6 +39,7 @@ class FakeRuntime:
         self.reload_result: dict[str, Any] | Exception = {"reloaded": True}
         self.live = LiveBus()
         self.live_config = LiveConfig()
+        self.guardrail_names = ["pii"]
 
     async def catalog_changed(self) -> None:
         self.changes += 1

@@ -70,6 +70,7 @@ def test_references_are_checked(http: httpx.Client) -> None:
         ({"targets": []}, "targets"),
         ({"targets": [{"backend": "a", "model": "x", "weight": 0}]}, "targets[0].weight"),
         ({"strategy": "random"}, "strategy"),
+        ({"guardrails": ["pii", "nope"]}, "guardrails[1]"),  # the runtime's config has "pii"
     ]
     for fields, param in cases:
         body = {"name": "fast", "targets": [{"backend": "a", "model": "m"}], **fields}
@@ -89,6 +90,10 @@ def test_references_are_checked(http: httpx.Client) -> None:
         f"/admin/models/{model_id}", json={"targets": [{"backend": "no", "model": "m"}]}
     )
     assert error_of(response)["param"] == "targets[0].backend"
+    response = http.put(f"/admin/models/{model_id}", json={"guardrails": ["pii", "gone"]})
+    assert error_of(response)["message"] == "guardrails[1]: unknown guardrail 'gone'"
+    response = http.put(f"/admin/models/{model_id}", json={"guardrails": ["pii"]})
+    assert response.status_code == 200 and response.json()["guardrails"] == ["pii"]
 
 
 @pytest.mark.usefixtures("backends")

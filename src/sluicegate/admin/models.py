@@ -1,8 +1,9 @@
 """/admin/models: public model names, their targets, fallbacks and pricing.
 
 Bodies are `models:` entries of the config file. Cross-references are checked like
-`check-config` does: every target's backend and every fallback must exist, and a backend or
-model that others refer to cannot be renamed or deleted from under them (409).
+`check-config` does: every target's backend, every fallback and every guardrail (those of the
+config file) must exist, and a backend or model that others refer to cannot be renamed or
+deleted from under them (409).
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ def present(row: Row) -> dict[str, Any]:
     return {**row, **model_fields(row)}
 
 
-async def check_references(db: Database, model: ModelConfig) -> None:
-    """400 naming the first target backend or fallback that does not exist."""
+async def check_references(db: Database, model: ModelConfig, guardrails: list[str]) -> None:
+    """400 naming the first target backend, fallback or guardrail that does not exist."""
+    for i, name in enumerate(model.guardrails or ()):
+        if name not in guardrails:
+            raise InvalidRequest(
+                f"guardrails[{i}]: unknown guardrail '{name}'", param=f"guardrails[{i}]"
+            )
     backends = {row["name"] for row in await catalog.list_backends(db)}
     for i, target in enumerate(model.targets):
         if target.backend not in backends:
@@ -76,7 +82,7 @@ async def list_models(runtime: Runtime) -> dict[str, Any]:
 )
 async def create_model(body: ModelConfig, runtime: Runtime) -> dict[str, Any]:
     """Takes the fields of a `models:` entry of the config file."""
-    await check_references(runtime.db, body)
+    await check_references(runtime.db, body, runtime.guardrail_names)
     with storage_errors(f"A model named '{body.name}' already exists."):
         row = await catalog.create_model(runtime.db, model_values(body))
     await changed(runtime)
@@ -103,7 +109,7 @@ async def update_model(model_id: str, body: ModelUpdate, runtime: Runtime) -> di
     model = validated(
         ModelConfig, merge(ModelConfig, model_fields(row), body.model_dump(exclude_unset=True))
     )
-    await check_references(db, model)
+    await check_references(db, model, runtime.guardrail_names)
     if model.name != row["name"]:
         await refuse_if_fallback(db, row, "rename")
     with storage_errors(f"A model named '{model.name}' already exists."):

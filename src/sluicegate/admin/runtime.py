@@ -43,6 +43,12 @@ class AdminRuntime(Protocol):
         """`live:` of the current config (heartbeat, per-subscriber bound)."""
         ...
 
+    @property
+    def guardrail_names(self) -> list[str]:
+        """Names under `guardrails:` of the current config (what a model's `guardrails` may
+        name; guardrails live only in the config file)."""
+        ...
+
     async def catalog_changed(self) -> None:
         """Called after every successful mutation: rebuild this process's auth and routing
         from the catalog now. Other processes notice the catalog version bump by polling."""

@@ -6,6 +6,7 @@ are SPEC section 2's (`cache`, `guardrails`); docs/cache.md and docs/guardrails.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -34,13 +35,20 @@ class GuardrailConfig(Strict):
     on: Literal["input", "output", "both"] = "input"
     pattern: Text | None = None  # regex
     replacement: Text | None = None  # regex with action mask; default "[REDACTED]"
-    entities: list[PiiEntity] = Field(default_factory=lambda: ["email", "phone", "credit_card"])
+    entities: list[PiiEntity] = Field(
+        default_factory=lambda: ["email", "phone", "credit_card"], min_length=1
+    )
     limit: int | None = Field(default=None, ge=1, le=INT_MAX)  # max_input_tokens
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> GuardrailConfig:
-        if self.type == "regex" and not self.pattern:
-            raise ValueError(f"guardrail '{self.name}': type regex needs a pattern")
+        if self.type == "regex":
+            if not self.pattern:
+                raise ValueError(f"guardrail '{self.name}': type regex needs a pattern")
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"guardrail '{self.name}': invalid regex pattern ({exc})") from exc
         if self.type == "max_input_tokens":
             if self.limit is None:
                 raise ValueError(f"guardrail '{self.name}': type max_input_tokens needs a limit")

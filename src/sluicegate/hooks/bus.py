@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from ..guardrails.registry import InputCheck, OutputCheck
 from ..record import Completion, RequestInfo
 from .base import Hook, overrides
 
@@ -23,6 +24,9 @@ class HookBus:
         self.hooks: list[Hook] = []
         self._before: list[Hook] = []
         self._after: list[Subscriber] = []
+        # User guardrail hooks, named; the proxy's guardrail plans run them (proxy/guard.py).
+        self.input_checks: list[InputCheck] = []
+        self.output_checks: list[OutputCheck] = []
 
     def add(self, hook: Hook) -> None:
         self.hooks.append(hook)
@@ -30,6 +34,10 @@ class HookBus:
             self._before.append(hook)
         if overrides(hook, "after"):
             self._after.append(hook.after)
+        if overrides(hook, "check_input"):
+            self.input_checks.append((hook.guardrail_name, hook.check_input))
+        if overrides(hook, "check_output"):
+            self.output_checks.append((hook.guardrail_name, hook.check_output))
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Add a bare `after` callable; returns a function that removes it."""

@@ -127,6 +127,12 @@ class MetricsHook(Hook):
             registry=registry,
         )
         self.cache_results = {r: cache_requests.labels(r) for r in ("hit", "miss", "bypass")}
+        self.guardrail_actions = Counter(
+            "sluicegate_guardrail_actions_total",
+            "Guardrails that acted, by name and action (block, mask)",
+            ["guardrail", "action"],
+            registry=registry,
+        )
         self._children: dict[tuple[str, str, int, str | None], tuple[Any, Any, Any]] = {}
         self._targets = _TargetCollector(target_states, log_backlog)
         registry.register(self._targets)
@@ -158,10 +164,20 @@ class MetricsHook(Hook):
         for attempt in completion.attempts:
             if attempt.error_type is not None:
                 self.upstream_errors.labels(attempt.backend, attempt.error_type).inc()
+        if completion.guardrails:
+            self._count_guardrails(completion)
         if completion.error_type in ("upstream_disconnected", "timeout") and completion.attempts:
             last = completion.attempts[-1]
             if last.error_type is None:  # broken after the 200
                 self.upstream_errors.labels(last.backend, completion.error_type).inc()
+
+    def _count_guardrails(self, completion: Completion) -> None:
+        """The names that acted, in order; when the request was filtered, the last one blocked."""
+        names = completion.guardrails
+        blocked = completion.error_type == "content_filter"
+        for i, name in enumerate(names):
+            action = "block" if blocked and i == len(names) - 1 else "mask"
+            self.guardrail_actions.labels(name, action).inc()
 
     async def close(self) -> None:
         if multiprocess():

@@ -12,7 +12,7 @@ from typing import Any
 from ..auth.principal import Principal
 from ..errors import GatewayError
 from ..providers.base import Operation
-from ..record import Attempt, Completion, RequestInfo, TraceIds, Usage
+from ..record import Attempt, Completion, RequestInfo, TraceIds, Usage, estimate_tokens
 from ..routing.table import Target
 from .detail import StreamCapture
 
@@ -28,6 +28,7 @@ class RequestContext:
         "created_at",
         "ended_by",
         "error",
+        "guardrails",
         "info",
         "model",
         "op",
@@ -92,6 +93,8 @@ class RequestContext:
         self.info: RequestInfo | None = None
         # The response cache's ticket (`cached.CacheTicket`) when the cache is on.
         self.cache: Any = None
+        # Names of the guardrails that acted (masked, or blocked: that one last).
+        self.guardrails: list[str] | tuple[str, ...] = ()
         # For estimating usage when the upstream reports none.
         self.request_bytes = 0
         self.chunks_seen = 0
@@ -155,6 +158,7 @@ class RequestContext:
             response_body=response_text,
             info=self.info,
             trace=self.trace,
+            guardrails=tuple(self.guardrails),
         )
 
     def _estimated_usage(self) -> Usage:
@@ -162,8 +166,8 @@ class RequestContext:
         OpenAI-compatible servers send) or 4 characters a token of a whole reply."""
         if self.target is None or not self.response_started:
             return Usage()
-        prompt = self.request_bytes // 4
-        completion = self.chunks_seen if self.stream else self.reply_chars // 4
+        prompt = estimate_tokens(self.request_bytes)
+        completion = self.chunks_seen if self.stream else estimate_tokens(self.reply_chars)
         return Usage(prompt, completion, prompt + completion, estimated=True)
 
 

@@ -25,7 +25,7 @@ from ..providers.base import Reply
 from ..record import RequestInfo
 from ..telemetry import traceparent
 from ..types import Receive, Send
-from . import engine
+from . import engine, guard
 from .body import parse_object, read_body
 from .context import RequestContext
 from .detail import StreamCapture, body_text
@@ -85,17 +85,24 @@ async def handle(
             ctx.info = info = request_info(ctx, principal)
             if state.bus.has_before:
                 await state.bus.before(info)
+            plan = state.guards.plan(route.guardrails) if state.guards is not None else None
+            if plan is not None:
+                await guard.check_input(ctx, plan, request)
             if cache is not None and await cache.answer(ctx, request, headers.cache_control, send):
                 return
             watcher = DisconnectWatcher(receive)
             result = await engine.run(ctx, table, route, request, endpoint.prepare, state.health)
             if isinstance(result, Reply):
                 payload = endpoint.finish_reply(ctx, result)
+                if plan is not None:
+                    payload = await guard.check_reply(ctx, plan, payload)
                 if principal.detail_logging:
                     ctx.response_text = body_text(payload)
                 watcher.stop()
                 await send_reply(ctx, send, payload)
             else:
+                if plan is not None:
+                    result = await guard.check_stream(ctx, plan, result)
                 await relay(ctx, result, send, endpoint, state.keepalive_seconds, watcher.stop)
         except GatewayError as exc:
             ctx.fail(exc)

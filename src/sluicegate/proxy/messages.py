@@ -21,6 +21,7 @@ import orjson
 
 from ..errors import InvalidRequest
 from ..providers.base import Chunk, Operation, Reply
+from ..record import estimate_tokens
 from ..routing.table import Target
 from ..translate.anthropic.common import chat_usage
 from ..translate.anthropic.request import messages_to_chat
@@ -188,7 +189,7 @@ def prepare_count(request: dict[str, Any], target: Target) -> Call | None:
 def _estimate(request: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
     """About 4 characters a token of what the model reads: system, messages, tools."""
     counted = {key: request.get(key) for key in ("system", "messages", "tools")}
-    obj = {"input_tokens": max(1, len(orjson.dumps(counted)) // 4), "estimated": True}
+    obj = {"input_tokens": max(1, estimate_tokens(len(orjson.dumps(counted)))), "estimated": True}
     return orjson.dumps(obj), obj
 
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..auth.resolver import KeyStore
+from ..guardrails.registry import Guardrails
 from ..hooks.bus import HookBus
 from ..routing.health import HealthBoard
 from ..routing.table import ModelTable
@@ -32,3 +33,5 @@ class ProxyState:
     tracing: bool = False
     # cache.mode is not off: the response cache (SPEC 12).
     cache: ProxyCache | None = None
+    # Configured guardrails and user guardrail hooks; None when there are none (no cost).
+    guards: Guardrails | None = None

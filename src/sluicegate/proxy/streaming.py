@@ -4,7 +4,7 @@
                                         ├─ silence ≥ keepalive ► ": keep-alive"
                                         ├─ clean end ─────► end_stream, close
                                         │                  ([DONE], message_stop)
-                                        └─ broken / idle / total ─► one error event, close
+                                        └─ broken / idle / total / guardrail ─► error event, close
                                         ◄───────────────────────────────────┘
 
 One timer per read covers the three deadlines (idle, total, keep-alive); when it fires, the
@@ -18,7 +18,13 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from ..errors import GatewayError, StreamBroken, StreamIdleTimeout, StreamTotalTimeout
+from ..errors import (
+    ContentFiltered,
+    GatewayError,
+    StreamBroken,
+    StreamIdleTimeout,
+    StreamTotalTimeout,
+)
 from ..providers.sse import KEEPALIVE_FRAME
 from ..types import Headers, Send
 from .context import RequestContext
@@ -95,7 +101,7 @@ async def relay(
             if payload:
                 await emit(payload)
                 last_sent = last_event
-    except StreamBroken as exc:
+    except (StreamBroken, ContentFiltered) as exc:  # an output guardrail blocked (guard.py)
         ctx.fail(exc)
         frame = end_frame(ctx, endpoint, exc)
         before_end()
