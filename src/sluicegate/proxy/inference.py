@@ -33,6 +33,7 @@ from .disconnect import DisconnectWatcher
 from .endpoint import Endpoint
 from .headers import RequestHeaders
 from .replies import send_error, send_reply
+from .resume import resumer_for
 from .state import ProxyState
 from .streaming import end_frame, relay
 
@@ -91,7 +92,9 @@ async def handle(
                 watcher.stop()
                 await send_reply(ctx, send, payload)
             else:
-                await relay(ctx, result, send, endpoint, state.keepalive_seconds, watcher.stop)
+                resumer = resumer_for(ctx, table, route, request, endpoint.prepare, state.health)
+                keepalive = state.keepalive_seconds
+                await relay(ctx, result, send, endpoint, keepalive, watcher.stop, resumer)
         except GatewayError as exc:
             ctx.fail(exc)
             if not ctx.response_started:
