@@ -80,6 +80,9 @@ def resume_config(mock_url: str, database_url: str) -> GatewayConfig:
                 model("vllm-m", ("vllm", "rep-v")),
                 model("to-claude", a, "claude-m", stream_resume_attempts=1),
                 model("claude-m", ("claude", "claude-x")),
+                model(
+                    "claude-first", ("claude", "claude-x"), "resumable-b", stream_resume_attempts=1
+                ),
             ],
             "users": [{"name": "alice", "api_keys": [ALICE_KEY], "models": ["*"]}],
         }
