@@ -151,6 +151,9 @@ class Resumer:
         _mark_broken(ctx, error)
         if not self._resumable(error):
             raise error
+        calls = self._calls(broken.target)
+        if not calls:
+            raise error  # no other target can continue a chat stream
         with contextlib.suppress(Exception):  # stop the broken upstream at once
             await broken.stream.aclose()
         board = self._board
@@ -158,36 +161,37 @@ class Resumer:
         board.failed(broken.target)
         text = "".join(self._parts)
         ctx.carry_over(len(text.encode()))
-        for target in self._candidates(broken.target):
+        for target, body in calls:
             if self._left <= 0:
                 break
-            opened = await self._try(target, text)
+            opened = await self._try(target, body, text)
             if opened is not None:
                 return opened
         raise error
 
-    def _candidates(self, broken: Target) -> list[Target]:
-        """Strategy order, then fallbacks, without the target that just broke; targets this
-        request has not tried yet come first (one that broke a moment ago rarely does better)."""
+    def _calls(self, broken: Target) -> list[tuple[Target, dict[str, Any]]]:
+        """The targets that can continue, with the chat body each would be sent: strategy
+        order, then fallbacks, without the target that just broke; targets this request has
+        not tried yet first (one that broke a moment ago rarely does better)."""
         tried = {(a.backend, a.model) for a in self._ctx.attempts}
         failed = (broken.backend, broken.model)
-        order = [
-            t
-            for t in attempt_order(self._table, self._route, self._board)
-            if (t.backend, t.model) != failed
-        ]
-        return sorted(order, key=lambda t: (t.backend, t.model) in tried)
+        calls = []
+        for target in attempt_order(self._table, self._route, self._board):
+            if (target.backend, target.model) == failed:
+                continue
+            call = self._prepare(self._request, target)
+            if call is not None and not isinstance(call, Reply) and call[0] is Operation.CHAT:
+                calls.append((target, call[1]))
+        return sorted(calls, key=lambda call: (call[0].backend, call[0].model) in tried)
 
-    async def _try(self, target: Target, text: str) -> engine.OpenedStream | None:
-        call = self._prepare(self._request, target)
-        if call is None or isinstance(call, Reply) or call[0] is not Operation.CHAT:
-            return None  # cannot continue a chat stream here
-        op, body = call
+    async def _try(
+        self, target: Target, body: dict[str, Any], text: str
+    ) -> engine.OpenedStream | None:
         body, prefix = continue_body(target.provider.config, body, text)
         self._left -= 1
         self._ctx.resumed = True
         try:
-            opened = await engine.attempt(self._ctx, target, op, body, self._board)
+            opened = await engine.attempt(self._ctx, target, Operation.CHAT, body, self._board)
         except GatewayError:
             return None  # recorded as a failed attempt; on to the next target
         assert isinstance(opened, engine.OpenedStream)
