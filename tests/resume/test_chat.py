@@ -199,7 +199,7 @@ def test_idle_timeout_is_resumed(
 def test_keepalives_while_switching(http: httpx.Client, tag: str) -> None:
     body = chat(
         "resumable",
-        f"{tag} #mock chunks=5 disconnect_after=2 fault_model=rep-a continue_ttft_ms=1000",
+        f"{tag} #mock chunks=5 disconnect_after=2 fault_model=rep-a continue_ttft_ms=1500",
     )
     _, blocks = stream(http, body)
     assert_one_answer(blocks, words(0, 5))

@@ -65,7 +65,7 @@ class Splice:
             choice, delta = _delta(chunk.obj)
             settled = choice is not None and (
                 choice.get("finish_reason") is not None
-                or (delta is not None and any(k != "content" for k in delta))
+                or (delta is not None and any(k != "content" and v for k, v in delta.items()))
             )
             text = self._held_text
             if settled or len(text) >= len(self._prefix) or not self._prefix.startswith(text):
