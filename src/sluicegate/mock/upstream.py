@@ -12,11 +12,11 @@ a `#mock key=value ...` directive in its last user message, prompt or input, for
 `#mock chunks=5 ttft_ms=200 inter_ms=10 disconnect_after=2`. Keys: chunks, latency_ms,
 ttft_ms, inter_ms, status, retry_after, fail_times, reset_before, empty, disconnect_after,
 error_event_after, reasoning, reasoning_content, tools, fault_model, continue_ttft_ms, echo;
-the table of what each does is in
-`sluicegate.mock.directives`. Streams are OpenAI's exactly:
-`data: {json}\\n\\n` chunks (role in the first delta), a `finish_reason` chunk with an empty
-delta, a usage chunk (`choices: []`) only when `stream_options.include_usage` is true, then
-`data: [DONE]`.
+the table of what each does is in `sluicegate.mock.directives`. A chat or Messages request
+whose last message is the assistant's text is continued from there (`continuation.py`).
+Streams are OpenAI's exactly: `data: {json}\\n\\n` chunks (role in the first delta), a
+`finish_reason` chunk with an empty delta, a usage chunk (`choices: []`) only when
+`stream_options.include_usage` is true, then `data: [DONE]`.
 
 Observation, for tests. Every inference request is recorded, newest last, in a ring of 2000:
 

@@ -160,11 +160,15 @@ async def _switch(
             if done:
                 return task.result()
             await emit(KEEPALIVE_FRAME)
-    finally:
+    except BaseException:
         if not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        elif not task.cancelled() and task.exception() is None:
+            # Opened just as the request ended: nobody will read it.
+            await task.result().stream.aclose()
+        raise
 
 
 def end_frame(ctx: RequestContext, endpoint: Endpoint, error: GatewayError) -> bytes:
