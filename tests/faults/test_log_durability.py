@@ -69,6 +69,9 @@ SPEC_FIELDS = [
     "attempts",
     "client_ip",
     "detail_logged",
+    "cache_hit",
+    "guardrails",
+    "resumed",
     "request_body",
     "response_body",
 ]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import orjson
 
 from ..config.schema import BackendConfig
@@ -28,6 +27,7 @@ from ..translate.anthropic.response import message_to_chat
 from ..translate.anthropic.stream import EventsToChunks
 from . import http
 from .base import Chunk, Headers, Operation, Reply
+from .h1 import Response
 from .sse import ServerSentEvent
 from .stream import SSEStream
 
@@ -87,9 +87,7 @@ class AnthropicStream(SSEStream):
 
     __slots__ = ("_seen", "_translator")
 
-    def __init__(
-        self, backend: str, resp: aiohttp.ClientResponse, translator: EventsToChunks | None
-    ) -> None:
+    def __init__(self, backend: str, resp: Response, translator: EventsToChunks | None) -> None:
         super().__init__(backend, resp)
         self._translator = translator
         self._seen = False

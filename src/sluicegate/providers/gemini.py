@@ -21,7 +21,6 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 
 from ..config.schema import BackendConfig
@@ -29,6 +28,7 @@ from ..errors import UpstreamDisconnected, UpstreamStatusError
 from ..translate.gemini import StreamTranslator, request_to_gemini, response_to_chat
 from . import http
 from .base import Chunk, Headers, Operation, Reply
+from .h1 import Response
 from .sse import ServerSentEvent
 from .stream import SSEStream
 
@@ -157,7 +157,7 @@ class GeminiStream(SSEStream):
     def __init__(
         self,
         backend: str,
-        resp: aiohttp.ClientResponse,
+        resp: Response,
         translator: StreamTranslator,
         include_usage: bool,
     ) -> None:

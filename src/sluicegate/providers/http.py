@@ -1,40 +1,38 @@
-"""Upstream HTTP plumbing: one pooled aiohttp session per backend, and aiohttp's exceptions
-mapped to `errors` at this one boundary.
+"""Upstream HTTP plumbing: one connection pool per backend (`h1.Pool`, decision 38), and its
+exceptions mapped to `errors` at this one boundary.
 
-Two mappings, because the same aiohttp exception means different things on either side of the
+Two mappings, because the same exception means different things on either side of the
 first byte: a reset before the response started is an `UpstreamConnectError` (502, retryable);
 the same reset mid-stream is `UpstreamDisconnected` (an SSE error event, never retried).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import aiohttp
 import orjson
 
+from .. import __version__
 from ..config.schema import BackendConfig, Timeouts
 from ..errors import UpstreamConnectError, UpstreamDisconnected, UpstreamStatusError
 from .base import Headers
+from .h1 import ConnectFailed, Pool, Response
 
-# aiohttp's default limit of 100 connections per session would queue requests under load;
-# the gateway's concurrency is bounded by its clients, not by this pool.
-_POOL_LIMIT = 4096
+_USER_AGENT = f"sluicegate/{__version__}"
 
 
-def new_session(config: BackendConfig, headers: dict[str, str]) -> aiohttp.ClientSession:
-    """A session whose default headers carry the upstream credentials, so requests add none."""
-    connector = aiohttp.TCPConnector(limit=_POOL_LIMIT, ttl_dns_cache=300, keepalive_timeout=30)
-    timeout = aiohttp.ClientTimeout(total=None, connect=config.timeouts.connect)
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        headers={"content-type": "application/json", **headers, **config.headers},
-        auto_decompress=True,
-        raise_for_status=False,
+def new_pool(config: BackendConfig, headers: dict[str, str]) -> Pool:
+    """A pool whose default headers carry the upstream credentials, so requests add none."""
+    return Pool(
+        {
+            "user-agent": _USER_AGENT,
+            "content-type": "application/json",
+            **headers,
+            **config.headers,
+        },
+        connect_timeout=config.timeouts.connect,
     )
 
 
@@ -43,13 +41,9 @@ def before_response(backend: str) -> Iterator[None]:
     """Map failures up to and including the response headers (and a non-stream body)."""
     try:
         yield
-    except aiohttp.ClientConnectorError as exc:
-        raise UpstreamConnectError(
-            f"cannot connect to backend '{backend}': {exc.os_error}"
-        ) from exc
-    except (aiohttp.ServerTimeoutError, aiohttp.ConnectionTimeoutError) as exc:
-        raise UpstreamConnectError(f"connect timeout to backend '{backend}'") from exc
-    except (aiohttp.ClientError, ConnectionError) as exc:
+    except ConnectFailed as exc:
+        raise UpstreamConnectError(f"cannot connect to backend '{backend}': {exc}") from exc
+    except ConnectionError as exc:
         raise UpstreamConnectError(
             f"backend '{backend}' closed the connection before answering ({type(exc).__name__})"
         ) from exc
@@ -60,7 +54,7 @@ def in_stream(backend: str) -> Iterator[None]:
     """Map failures while reading an event stream whose 200 has arrived."""
     try:
         yield
-    except (aiohttp.ClientError, ConnectionError) as exc:
+    except ConnectionError as exc:
         raise UpstreamDisconnected(
             f"backend '{backend}' stream broke: {type(exc).__name__}"
         ) from exc
@@ -101,24 +95,18 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
-async def close_session(session: aiohttp.ClientSession) -> None:
-    await session.close()
-    # Let aiohttp's transports finish closing before the loop goes away.
-    await asyncio.sleep(0)
-
-
 StatusError = Callable[[int, bytes, Any], UpstreamStatusError]
 
 
 class HTTPBackend:
-    """What every HTTP provider shares: its config, one pooled session (created on first use,
+    """What every HTTP provider shares: its config, one connection pool (created on first use,
     so it binds to the running loop of the worker that uses it, with the credentials of
     `_credentials()` as default headers) and the two ways a request goes upstream."""
 
     def __init__(self, config: BackendConfig) -> None:
         self.name = config.name
         self.config = config
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Pool | None = None
 
     @property
     def timeouts(self) -> Timeouts:
@@ -128,10 +116,10 @@ class HTTPBackend:
         return {}
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = new_session(self.config, self._credentials())
-        return self._session
+    def pool(self) -> Pool:
+        if self._pool is None:
+            self._pool = new_pool(self.config, self._credentials())
+        return self._pool
 
     async def _post(
         self,
@@ -143,10 +131,13 @@ class HTTPBackend:
         """A whole answer: its bytes and its JSON object; a status >= 400 raises `errors(...)`,
         a body that is not a JSON object is an upstream failure."""
         with before_response(self.name):
-            async with self.session.post(url, data=payload, headers=headers) as resp:
+            resp = await self.pool.post(url, payload, headers)
+            try:
                 answer = await resp.read()
-                if resp.status >= 400:
-                    raise errors(resp.status, answer, resp.headers)
+            finally:
+                resp.release()  # back to the pool if the body was read whole; closed if not
+            if resp.status >= 400:
+                raise errors(resp.status, answer, resp.headers)
         try:
             obj = orjson.loads(answer)
         except orjson.JSONDecodeError as exc:
@@ -161,10 +152,10 @@ class HTTPBackend:
         payload: bytes,
         errors: StatusError = status_error,
         headers: Headers | None = None,
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         """A response whose status said it will stream; a status >= 400 raises `errors(...)`."""
         with before_response(self.name):
-            resp = await self.session.post(url, data=payload, headers=headers)
+            resp = await self.pool.post(url, payload, headers)
             if resp.status >= 400:
                 try:
                     answer = await resp.read()
@@ -174,6 +165,6 @@ class HTTPBackend:
         return resp
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await close_session(self._session)
-            self._session = None
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None

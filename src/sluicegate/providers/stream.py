@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 import orjson
 
 from ..errors import UpstreamDisconnected
 from . import http
 from .base import Chunk
+from .h1 import Response
 from .sse import ServerSentEvent, SSEDecoder
 
 # Error-event types and codes (OpenAI's and Anthropic's) that blame the request, not the
@@ -53,7 +53,7 @@ def _resumable(error: object) -> bool:
 class SSEStream:
     __slots__ = ("_backend", "_clean", "_decoder", "_pending_error", "_resp")
 
-    def __init__(self, backend: str, resp: aiohttp.ClientResponse) -> None:
+    def __init__(self, backend: str, resp: Response) -> None:
         self._backend = backend
         self._resp = resp
         self._decoder = SSEDecoder()
@@ -123,7 +123,7 @@ class SSEStream:
             async with asyncio.timeout(1.0):
                 while await content.readany():
                     pass
-        except (TimeoutError, aiohttp.ClientError, ConnectionError):
+        except (TimeoutError, ConnectionError):
             pass  # aclose() sees the stream is not at EOF and closes the connection
 
     async def aclose(self) -> None:

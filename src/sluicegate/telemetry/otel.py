@@ -32,6 +32,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from ..config.schema import TelemetryConfig
 from ..record import Attempt, Completion, TraceIds
+from .otlp_wire import encode_spans
 
 log = logging.getLogger("sluicegate.telemetry")
 
@@ -72,7 +73,7 @@ class Traces:
         created = Resource.create({"service.name": config.service_name})
         self._resource = _Resource(created.attributes, created.schema_url)
         self._scope = InstrumentationScope("sluicegate")
-        otlp = OTLPSpanExporter(endpoint=config.traces_url, timeout=_EXPORT_TIMEOUT_SECONDS)
+        otlp = _WireExporter(endpoint=config.traces_url, timeout=_EXPORT_TIMEOUT_SECONDS)
         self._exporter = exporter = _Counted(otlp)
         self._queued = 0  # spans handed to the processor (the exporter counts those taken)
         self._dropped = 0
@@ -232,6 +233,25 @@ class _Resource(Resource):
 
     def __hash__(self) -> int:
         return self._hash
+
+
+class _WireExporter(OTLPSpanExporter):
+    """The official OTLP/HTTP exporter (its HTTP client: retries, backoff, headers, timeouts)
+    sending bytes from the hand-written encoder of `otlp_wire` instead of its own (decision 37).
+
+    Should a later SDK release drop the client attribute this relies on, the official
+    `export` runs instead: slower, never wrong (`tests/telemetry/test_otlp_wire.py` notices).
+    """
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        client = getattr(self, "_client", None)
+        if client is None or self._shutdown:
+            return super().export(spans)
+        try:
+            data = encode_spans(spans)
+        except (TypeError, ValueError):  # not the gateway's own spans: the official path
+            return super().export(spans)
+        return SpanExportResult.SUCCESS if client.export(data).success else SpanExportResult.FAILURE
 
 
 class _Counted(SpanExporter):
