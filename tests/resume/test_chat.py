@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from support import MockUpstream, RunningGateway, wait_until
+from support import MASTER_KEY, MockUpstream, RunningGateway, wait_until
 
 
 def chat(model: str, text: str, **extra: object) -> dict[str, object]:
@@ -317,3 +317,24 @@ def test_metrics_count_resumes(http: httpx.Client, gateway: RunningGateway, tag:
     )
     gateway.completion(request_id)
     wait_until(lambda: count("completed") == before_ok + 1 and count("failed") == before_failed + 1)
+
+
+def test_the_request_log_row_says_resumed_and_lists_every_try(
+    http: httpx.Client, gateway: RunningGateway, tag: str
+) -> None:
+    body = chat("resumable", f"{tag} #mock chunks=6 disconnect_after=2 fault_model=rep-a")
+    request_id, _ = stream(http, body)
+    admin = {"authorization": f"Bearer {MASTER_KEY}"}
+
+    def row() -> dict[str, Any] | None:
+        url = f"{gateway.url}/admin/analytics/requests/{request_id}"
+        response = httpx.get(url, headers=admin, timeout=10)
+        return response.json() if response.status_code == 200 else None
+
+    logged = wait_until(row)
+    assert (logged["resumed"], logged["error_type"], logged["backend"]) == (True, None, "r2")
+    assert [(a["backend"], a["status_code"], a["error_type"]) for a in logged["attempts"]] == [
+        ("r1", 200, "upstream_disconnected"),
+        ("r2", 200, None),
+    ]
+    assert logged["completion_tokens"] == 2 + 4
