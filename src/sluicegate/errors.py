@@ -314,7 +314,16 @@ class StreamBroken(GatewayError):
 
 
 class UpstreamDisconnected(StreamBroken):
-    """Raised on reset, premature close or an upstream `error` event mid-stream."""
+    """Raised on reset, premature close or an upstream `error` event mid-stream.
+
+    `resumable` is False for an error event that blames the request itself (its `type` or
+    `code` says invalid request, auth, content filter, context length): asking another target
+    to continue it would fail the same way (SPEC 4.9 resumes retryable error events only).
+    """
+
+    def __init__(self, message: str, *, resumable: bool = True) -> None:
+        super().__init__(message)
+        self.resumable = resumable
 
 
 class StreamIdleTimeout(StreamBroken):

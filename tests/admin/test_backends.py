@@ -216,3 +216,18 @@ def test_azure_api_version_is_stored_and_validated(http: httpx.Client) -> None:
         "/admin/backends", json={"name": "o", "type": "openai", "api_version": "2024-06-01"}
     )
     assert refused.status_code == 400, refused.text
+
+
+def test_continue_final_message_is_stored_and_validated(http: httpx.Client) -> None:
+    created = new_backend(http, name="vllm-cfm", continue_final_message=True)
+    assert created["continue_final_message"] is True
+    stored = http.get(f"/admin/backends/{created['id']}").json()
+    assert stored["continue_final_message"] is True
+    changed = http.put(f"/admin/backends/{created['id']}", json={"continue_final_message": False})
+    assert changed.status_code == 200 and changed.json()["continue_final_message"] is False
+    refused = http.post(
+        "/admin/backends",
+        json={"name": "c", "type": "anthropic", "continue_final_message": True},
+    )
+    assert refused.status_code == 400, refused.text
+    assert "continue_final_message" in refused.text

@@ -46,7 +46,7 @@ async def test_upgrade_creates_every_table_matching_tables_py(db_url: str) -> No
     assert tables >= TABLES | {"alembic_version"}
     assert diff == []
     assert meta_rows == [("catalog_version", "0")]
-    assert await current_revision(db_url) == head_revision() == "0004"
+    assert await current_revision(db_url) == head_revision() == "0005"
 
 
 @pytest.mark.anyio

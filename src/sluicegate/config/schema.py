@@ -131,6 +131,9 @@ class BackendConfig(Strict):
     models: list[Name] = Field(default_factory=list)
     # Azure OpenAI only: the `api-version` query parameter (None: AZURE_API_VERSION).
     api_version: str | None = Field(default=None, min_length=1, max_length=32)
+    # openai only: a stream continuation (SPEC 4.9) also sends vLLM's and SGLang's
+    # `continue_final_message: true, add_generation_prompt: false`.
+    continue_final_message: bool = False
 
     @model_validator(mode="after")
     def _base_url_needed(self) -> BackendConfig:
@@ -138,6 +141,10 @@ class BackendConfig(Strict):
             raise ValueError("backend type 'azure' needs base_url")
         if self.api_version is not None and self.type != "azure":
             raise ValueError(f"api_version applies to azure backends only, not '{self.type}'")
+        if self.continue_final_message and self.type != "openai":
+            raise ValueError(
+                f"continue_final_message applies to openai backends only, not '{self.type}'"
+            )
         if self.responses == "native" and self.type != "openai":
             raise ValueError(
                 f"responses: native applies to openai backends only, not '{self.type}'"

@@ -68,6 +68,12 @@ class _TargetCollector(Collector):
         yield failures
 
 
+def _resume_result(error_type: str | None) -> str:
+    if error_type is None:
+        return "completed"
+    return "client_disconnected" if error_type == "client_disconnected" else "failed"
+
+
 class MetricsHook(Hook):
     def __init__(
         self, target_states: TargetStates, log_backlog: Callable[[], int] = lambda: 0
@@ -133,6 +139,13 @@ class MetricsHook(Hook):
             ["guardrail", "action"],
             registry=registry,
         )
+        self.resumes = Counter(
+            "sluicegate_stream_resumes_total",
+            "Streams continued on another target after a break (SPEC 4.9), by how they ended: "
+            "completed, failed (the error event) or client_disconnected",
+            ["model", "result"],
+            registry=registry,
+        )
         self._children: dict[tuple[str, str, int, str | None], tuple[Any, Any, Any]] = {}
         self._targets = _TargetCollector(target_states, log_backlog)
         registry.register(self._targets)
@@ -161,6 +174,8 @@ class MetricsHook(Hook):
             self.tokens.labels("prompt").inc(usage.prompt_tokens)
         if usage.completion_tokens:
             self.tokens.labels("completion").inc(usage.completion_tokens)
+        if completion.resumed:
+            self.resumes.labels(model, _resume_result(completion.error_type)).inc()
         for attempt in completion.attempts:
             if attempt.error_type is not None:
                 self.upstream_errors.labels(attempt.backend, attempt.error_type).inc()

@@ -21,12 +21,13 @@ input_tokens = the words of the system prompt and every message.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from .directives import Directive, Meta
+from .directives import Directive, Meta, continued_words
 
 _TOOL_NAME = "get_weather"
 _TOOL_ARGUMENTS = ('{"city": ', '"Paris"', "}")
@@ -212,8 +213,8 @@ def stream(d: Directive, meta: Meta) -> tuple[list[bytes], list[bytes]]:
             close_block()
             index += 1
         open_block({"type": "text", "text": ""})
-        for i in range(count):
-            delta({"type": "text_delta", "text": f"w{i} "})
+        for text in continued_words(dataclasses.replace(d, chunks=count)):
+            delta({"type": "text_delta", "text": text})
         close_block()
         if cut:
             stop_reason = "max_tokens"

@@ -39,6 +39,10 @@ Unknown keys and malformed values are ignored. Without a directive the answer is
     tool_calls=K         with tools=1, K parallel calls (the Anthropic wire only, see
                          `mock/anthropic.py`)
 
+    fault_model=A[,B]    the faults hit only requests for these upstream models
+    continue_ttft_ms=N   a continuation (last message the assistant's) waits N ms first
+    echo=1               a continuation first repeats its prefix (see `continuation.py`)
+
 `N` past the last chunk in disconnect_after / error_event_after means after the last content
 chunk, before the finish chunk; disconnect_after wins when both are given. Stream-only keys do
 nothing to non-stream requests. prompt_tokens counts the whitespace-separated words of every
@@ -95,6 +99,13 @@ class Directive:
     tools: bool = False
     pad: int = 0
     tool_calls: int | None = None
+    # Continuations (`continuation.py`): keys, then what `adjust` fills in per request.
+    fault_model: str = ""
+    continue_ttft_ms: int | None = None
+    echo: bool = False
+    start: int = 0
+    lead_space: bool = False
+    echo_text: str = ""
 
     def without_faults(self) -> Directive:
         """This directive once its `fail_times` budget is spent: timings kept, faults gone."""
@@ -123,9 +134,10 @@ _INT_KEYS = frozenset(
         "error_event_after",
         "pad",
         "tool_calls",
+        "continue_ttft_ms",
     }
 )
-_FLAG_KEYS = frozenset({"empty", "reset_before", "reasoning", "reasoning_content", "tools"})
+_FLAG_KEYS = frozenset({"empty", "reset_before", "reasoning", "reasoning_content", "tools", "echo"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
@@ -155,7 +167,7 @@ def _parse_line(rest: str) -> Directive:
                 continue  # a malformed value falls back to the default, like an unknown key
         elif key in _FLAG_KEYS:
             values[key] = value.lower() in _TRUE
-        elif key == "retry_after" and value:
+        elif key in ("retry_after", "fault_model") and value:
             values[key] = value
     return Directive(line=line, **values)
 
@@ -259,6 +271,8 @@ def _chat_deltas(d: Directive) -> list[dict[str, Any]]:
         pieces = [{"index": 0, "function": {"arguments": piece}} for piece in _TOOL_ARGUMENTS]
         return [{"tool_calls": [call]} for call in (first, *pieces)]
     deltas = []
+    if d.start or d.echo_text:  # a continuation (`continuation.py`)
+        return [{"content": piece} for piece in continued_words(d)]
     for i in range(d.chunks):
         delta: dict[str, Any] = {}
         if d.reasoning:
@@ -268,6 +282,18 @@ def _chat_deltas(d: Directive) -> list[dict[str, Any]]:
         delta["content"] = f"w{i} " + "x" * d.pad if d.pad else f"w{i} "
         deltas.append(delta)
     return deltas
+
+
+def continued_words(d: Directive) -> list[str]:
+    """The content pieces of a continuation (`continuation.adjust` set `start`, `lead_space`,
+    `echo_text`): the echo, then `w{start}` .. `w{chunks-1}`."""
+    pieces = [f"w{i} " for i in range(d.start, d.chunks)]
+    if pieces and d.lead_space:
+        pieces[0] = " " + pieces[0]
+    if d.echo_text:
+        half = len(d.echo_text) // 2 + 1  # mid-word: trimming must work across chunks
+        pieces[:0] = [d.echo_text[:half], d.echo_text[half:]]
+    return pieces
 
 
 def chat_stream(d: Directive, meta: Meta) -> tuple[list[bytes], list[bytes]]:

@@ -11,11 +11,12 @@ Gemini's `/v1beta/models/{model}:generateContent` and
 a `#mock key=value ...` directive in its last user message, prompt or input, for example
 `#mock chunks=5 ttft_ms=200 inter_ms=10 disconnect_after=2`. Keys: chunks, latency_ms,
 ttft_ms, inter_ms, status, retry_after, fail_times, reset_before, empty, disconnect_after,
-error_event_after, reasoning, reasoning_content, tools; the table of what each does is in
-`sluicegate.mock.directives`. Streams are OpenAI's exactly:
-`data: {json}\\n\\n` chunks (role in the first delta), a `finish_reason` chunk with an empty
-delta, a usage chunk (`choices: []`) only when `stream_options.include_usage` is true, then
-`data: [DONE]`.
+error_event_after, reasoning, reasoning_content, tools, fault_model, continue_ttft_ms, echo;
+the table of what each does is in `sluicegate.mock.directives`. A chat or Messages request
+whose last message is the assistant's text is continued from there (`continuation.py`).
+Streams are OpenAI's exactly: `data: {json}\\n\\n` chunks (role in the first delta), a
+`finish_reason` chunk with an empty delta, a usage chunk (`choices: []`) only when
+`stream_options.include_usage` is true, then `data: [DONE]`.
 
 Observation, for tests. Every inference request is recorded, newest last, in a ring of 2000:
 
@@ -56,7 +57,7 @@ from typing import Any, NamedTuple
 import orjson
 from aiohttp import web
 
-from . import anthropic, gemini, responses
+from . import anthropic, continuation, gemini, responses
 from .directives import (
     DEFAULT,
     ERROR_EVENT,
@@ -291,11 +292,11 @@ async def _generate(
     if wire.model is not None:
         record["model"] = wire.model
     d = parse(text)
+    model = body.get("model") if wire.model is None else wire.model
     if d is not DEFAULT:
-        d = recorder.gate(d)
+        d = continuation.adjust(recorder.gate(d), body, model)
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    model = body.get("model") if wire.model is None else wire.model
     meta = Meta(
         id=f"{id_prefix}-mock{record['seq']}",
         created=int(record["started_at"]),
@@ -374,6 +375,8 @@ async def _anthropic(request: web.Request, count: bool) -> web.StreamResponse:
     if body is None:
         return _bad_json(request)
     refused = anthropic.check(request.headers, body, count)
+    if refused is None and (message := continuation.prefill_refusal(body)):
+        refused = 400, anthropic.error_body(400, message)
     if refused is not None:
         record = request.app[RECORDER].open(request, body, "", False)
         _finish(record, "completed", refused[0])

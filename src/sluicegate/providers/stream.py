@@ -27,6 +27,28 @@ from .base import Chunk
 from .h1 import Response
 from .sse import ServerSentEvent, SSEDecoder
 
+# Error-event types and codes (OpenAI's and Anthropic's) that blame the request, not the
+# upstream: another target asked to continue it would refuse it the same way.
+_REQUEST_FAULTS = frozenset(
+    {
+        "invalid_request_error",
+        "authentication_error",
+        "permission_error",
+        "not_found_error",
+        "request_too_large",
+        "billing_error",
+        "context_length_exceeded",
+        "content_filter",
+        "content_policy_violation",
+    }
+)
+
+
+def _resumable(error: object) -> bool:
+    if not isinstance(error, dict):
+        return True
+    return error.get("type") not in _REQUEST_FAULTS and error.get("code") not in _REQUEST_FAULTS
+
 
 class SSEStream:
     __slots__ = ("_backend", "_clean", "_decoder", "_pending_error", "_resp")
@@ -89,7 +111,10 @@ class SSEStream:
 
     def _error_event(self, error: object) -> UpstreamDisconnected:
         message = error.get("message") if isinstance(error, dict) else str(error)
-        return UpstreamDisconnected(f"backend '{self._backend}' sent an error event: {message}")
+        return UpstreamDisconnected(
+            f"backend '{self._backend}' sent an error event: {message}",
+            resumable=_resumable(error),
+        )
 
     async def _drain(self) -> None:
         """Read to EOF after the end marker so the connection can go back to the pool."""

@@ -22,6 +22,7 @@ class RequestContext:
         "attempts",
         "cache",
         "capture",
+        "carried",
         "chunks_seen",
         "client_ip",
         "client_wants_usage",
@@ -41,6 +42,7 @@ class RequestContext:
         "request_text",
         "response_started",
         "response_text",
+        "resumed",
         "sending_since",
         "started",
         "status",
@@ -99,6 +101,10 @@ class RequestContext:
         self.request_bytes = 0
         self.chunks_seen = 0
         self.reply_chars = 0
+        # Resume (SPEC 4.9): a continuation was asked for; usage and cost of the tries the
+        # stream broke on, added to the last try's in `completion()`.
+        self.resumed = False
+        self.carried: tuple[Usage, float] | None = None
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -116,14 +122,11 @@ class RequestContext:
     def completion(self) -> Completion:
         principal = self.principal
         target = self.target
-        usage = _usage(self.usage) if self.usage else self._estimated_usage()
-        cost = 0.0
-        if target is not None:
-            pricing = target.pricing
-            cost = (
-                usage.prompt_tokens * pricing.input_per_mtok
-                + usage.completion_tokens * pricing.output_per_mtok
-            ) / 1_000_000
+        usage, cost = self._usage_and_cost()
+        if self.carried is not None:
+            # A continuation that never opened used nothing: only the tries before it count.
+            opened = self.attempts[-1].status_code == 200
+            usage, cost = _plus(self.carried, usage, cost) if opened else self.carried
         error = self.error
         response_text = self.response_text
         if self.capture is not None:
@@ -154,12 +157,36 @@ class RequestContext:
             detail_logged=self.request_text is not None,
             cache_hit=cache == "hit",
             cache=cache,
+            resumed=self.resumed,
             request_body=self.request_text,
             response_body=response_text,
             info=self.info,
             trace=self.trace,
             guardrails=tuple(self.guardrails),
         )
+
+    def carry_over(self, prefix_bytes: int) -> None:
+        """A broken stream goes on elsewhere: keep the broken try's usage and cost (at its
+        target's prices) and count the continuation afresh; its prompt is the request plus
+        the `prefix_bytes` of text it is asked to continue."""
+        usage, cost = self._usage_and_cost()
+        self.carried = (usage, cost) if self.carried is None else _plus(self.carried, usage, cost)
+        self.usage = None
+        self.chunks_seen = 0
+        self.request_bytes += prefix_bytes
+
+    def _usage_and_cost(self) -> tuple[Usage, float]:
+        """The current try's usage (reported or estimated) and its cost at its target's prices."""
+        usage = _usage(self.usage) if self.usage else self._estimated_usage()
+        cost = 0.0
+        target = self.target
+        if target is not None:
+            pricing = target.pricing
+            cost = (
+                usage.prompt_tokens * pricing.input_per_mtok
+                + usage.completion_tokens * pricing.output_per_mtok
+            ) / 1_000_000
+        return usage, cost
 
     def _estimated_usage(self) -> Usage:
         """About 4 characters a token for the prompt; one token per streamed chunk (what
@@ -179,3 +206,16 @@ def _count(raw: dict[str, object], name: str) -> int:
 def _usage(raw: dict[str, object]) -> Usage:
     prompt, completion = _count(raw, "prompt_tokens"), _count(raw, "completion_tokens")
     return Usage(prompt, completion, _count(raw, "total_tokens") or prompt + completion)
+
+
+def _plus(carried: tuple[Usage, float], usage: Usage, cost: float) -> tuple[Usage, float]:
+    before, before_cost = carried
+    return (
+        Usage(
+            before.prompt_tokens + usage.prompt_tokens,
+            before.completion_tokens + usage.completion_tokens,
+            before.total_tokens + usage.total_tokens,
+            before.estimated or usage.estimated,
+        ),
+        before_cost + cost,
+    )

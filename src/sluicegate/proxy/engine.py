@@ -85,27 +85,9 @@ async def run(
         provider = target.provider
         retries = 0
         while True:
-            started = time.perf_counter()
-            ctx.target = target  # the log names the last target tried, failed or not
-            ctx.op = op
-            span_id, headers = _trace_headers(ctx)
-            board.started(target)
             try:
-                if ctx.stream:
-                    result: Reply | OpenedStream = await _open(
-                        provider, op, upstream_body, target, headers
-                    )
-                else:
-                    result = await _complete(provider, op, upstream_body, headers)
+                return await attempt(ctx, target, op, upstream_body, board)
             except GatewayError as exc:
-                elapsed = time.perf_counter() - started
-                board.released(target)
-                ctx.upstream_seconds += elapsed
-                ctx.attempts.append(_attempt(ctx, target, exc, started, elapsed, span_id))
-                if counts_against_target(exc):
-                    board.failed(target, getattr(exc, "retry_after", None))
-                else:
-                    board.reachable(target)
                 if not retryable(exc):
                     raise
                 last_error = exc
@@ -114,28 +96,59 @@ async def run(
                     break
                 retries += 1
                 await _sleep_counted(ctx, delay)
-                continue
-            except BaseException:
-                board.released(target)  # cancelled (client gone): not the target's fault
-                raise
-            elapsed = time.perf_counter() - started
-            board.succeeded(target, elapsed)
-            ctx.upstream_seconds += elapsed
-            ctx.attempts.append(
-                Attempt(
-                    target.backend,
-                    target.model,
-                    200,
-                    None,
-                    elapsed * 1000,
-                    (started - ctx.started) * 1000,
-                    span_id,
-                )
-            )
-            return result
     if last_error is None:
         raise InvalidRequest(f"No backend of model '{route.name}' serves {ctx.path}.")
     raise last_error
+
+
+async def attempt(
+    ctx: RequestContext,
+    target: Target,
+    op: Operation,
+    body: dict[str, Any],
+    board: HealthBoard,
+) -> Reply | OpenedStream:
+    """One try of `op` on `target`, recorded in `ctx.attempts` and on `board`; raises its
+    GatewayError. Also how a broken stream's continuation is opened (`resume.py`)."""
+    provider = target.provider
+    started = time.perf_counter()
+    ctx.target = target  # the log names the last target tried, failed or not
+    ctx.op = op
+    span_id, headers = _trace_headers(ctx)
+    board.started(target)
+    try:
+        if ctx.stream:
+            result: Reply | OpenedStream = await _open(provider, op, body, target, headers)
+        else:
+            result = await _complete(provider, op, body, headers)
+    except GatewayError as exc:
+        elapsed = time.perf_counter() - started
+        board.released(target)
+        ctx.upstream_seconds += elapsed
+        ctx.attempts.append(_attempt(ctx, target, exc, started, elapsed, span_id))
+        if counts_against_target(exc):
+            board.failed(target, getattr(exc, "retry_after", None))
+        else:
+            board.reachable(target)
+        raise
+    except BaseException:
+        board.released(target)  # cancelled (client gone): not the target's fault
+        raise
+    elapsed = time.perf_counter() - started
+    board.succeeded(target, elapsed)
+    ctx.upstream_seconds += elapsed
+    ctx.attempts.append(
+        Attempt(
+            target.backend,
+            target.model,
+            200,
+            None,
+            elapsed * 1000,
+            (started - ctx.started) * 1000,
+            span_id,
+        )
+    )
+    return result
 
 
 def _trace_headers(ctx: RequestContext) -> tuple[int, dict[str, str] | None]:

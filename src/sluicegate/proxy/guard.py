@@ -9,6 +9,7 @@ reaches the database. Each guardrail that acted is named in `ctx.guardrails` (th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -74,6 +75,29 @@ async def check_stream(ctx: RequestContext, plan: Plan, opened: OpenedStream) ->
             raise
     opened.stream = guarded
     return opened
+
+
+def continuing(
+    opened: OpenedStream,
+) -> Callable[[OpenedStream], Awaitable[OpenedStream]] | None:
+    """For a resumed stream (SPEC 4.9): what puts each continuation under `opened`'s window,
+    so a match split across the break is still caught; None when `opened` is not scanned."""
+    guarded = opened.stream
+    if not isinstance(guarded, GuardedStream):
+        return None
+
+    async def wrap(continuation: OpenedStream) -> OpenedStream:
+        stream = GuardedStream(continuation.stream, guarded._window, guarded._acted)
+        if continuation.first:
+            try:
+                stream.scan(continuation.first)
+            except ContentFiltered:
+                await continuation.stream.aclose()
+                raise
+        continuation.stream = stream
+        return continuation
+
+    return wrap
 
 
 class GuardedStream:

@@ -33,6 +33,7 @@ from .disconnect import DisconnectWatcher
 from .endpoint import Endpoint
 from .headers import RequestHeaders
 from .replies import send_error, send_reply
+from .resume import resumer_for
 from .state import ProxyState
 from .streaming import end_frame, relay
 
@@ -103,7 +104,11 @@ async def handle(
             else:
                 if plan is not None:
                     result = await guard.check_stream(ctx, plan, result)
-                await relay(ctx, result, send, endpoint, state.keepalive_seconds, watcher.stop)
+                resumer = resumer_for(ctx, table, route, request, endpoint.prepare, state.health)
+                if resumer is not None and plan is not None:
+                    resumer.rewrap = guard.continuing(result)
+                keepalive = state.keepalive_seconds
+                await relay(ctx, result, send, endpoint, keepalive, watcher.stop, resumer)
         except GatewayError as exc:
             ctx.fail(exc)
             if not ctx.response_started:

@@ -4,8 +4,13 @@
                                         ├─ silence ≥ keepalive ► ": keep-alive"
                                         ├─ clean end ─────► end_stream, close
                                         │                  ([DONE], message_stop)
-                                        └─ broken / idle / total / guardrail ─► error event, close
-                                        ◄───────────────────────────────────┘
+                                        └─ broken / idle / total ─┬─► one error event, close
+                                        ◄───────────────────────────────────┘ │
+                                        ◄── resume (resume.py): continuation ─┘
+                                            opened elsewhere, keep-alives meanwhile
+
+An output guardrail that blocks (`guard.py`, `ContentFiltered`) ends the stream with the same
+one error event and is never resumed.
 
 One timer per read covers the three deadlines (idle, total, keep-alive); when it fires, the
 clock says which. A client disconnect arrives as cancellation of this task (see
@@ -15,8 +20,9 @@ clock says which. A client disconnect arrives as cancellation of this task (see
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ..errors import (
     ContentFiltered,
@@ -25,12 +31,14 @@ from ..errors import (
     StreamIdleTimeout,
     StreamTotalTimeout,
 )
+from ..providers.base import Chunk
 from ..providers.sse import KEEPALIVE_FRAME
 from ..types import Headers, Send
 from .context import RequestContext
 from .endpoint import Endpoint
 from .engine import OpenedStream
 from .headers import SSE_HEADERS, overhead_header
+from .resume import Resumer
 
 
 async def relay(
@@ -40,15 +48,13 @@ async def relay(
     endpoint: Endpoint,
     keepalive: float,
     before_end: Callable[[], None],
+    resumer: Resumer | None = None,
 ) -> None:
     """Stream `opened` to the client in `endpoint`'s wire format (its chunk encoding, clean
-    end and error event); `before_end` runs just before the final send."""
+    end and error event); `before_end` runs just before the final send. With a `resumer`
+    (SPEC 4.9), a break may be continued on another target in the same client stream."""
     encode = endpoint.encode_chunks
-    stream = opened.stream
-    timeouts = opened.target.provider.timeouts
     loop = asyncio.get_running_loop()
-    # perf_counter and loop.time() are both monotonic; convert the attempt start once.
-    total_deadline = loop.time() + timeouts.total - (time.perf_counter() - opened.first_at)
 
     async def emit(body: bytes, more: bool = True) -> None:
         # `sending_since` lets the Inflight watchdog find a client that stopped reading:
@@ -58,56 +64,120 @@ async def relay(
         await send({"type": "http.response.body", "body": body, "more_body": more})
         ctx.sending_since = 0.0
 
+    def forward(batch: list[Chunk]) -> bytes:
+        if resumer is not None:
+            batch = resumer.feed(batch)
+            if not batch:
+                return b""
+        return encode(ctx, batch)
+
     try:
         ctx.ttft = opened.first_at - ctx.started
         await _commit(ctx, send)
-        if opened.first is None:
+        sent_events = False
+        while True:  # one pass per upstream stream: more than one only after a resume
+            try:
+                sent_events = await _pump(opened, forward, emit, keepalive, loop) or sent_events
+                break
+            except StreamBroken as exc:
+                if resumer is None:
+                    raise
+                opened = await _switch(resumer, exc, opened, emit, keepalive)
+                sent_events = True
+        if not sent_events:  # the upstream ended cleanly without a single event
             before_end()
             await emit(b"", False)
             ctx.stream_done = True
             return
-        payload = encode(ctx, opened.first)
-        if payload:
-            await emit(payload)
-        last_event = last_sent = loop.time()
-        while True:
-            wake = min(last_event + timeouts.idle, total_deadline, last_sent + keepalive)
-            try:
-                async with asyncio.timeout_at(wake):
-                    batch = await stream.read()
-            except TimeoutError:
-                now = loop.time()
-                if now >= total_deadline:
-                    raise StreamTotalTimeout(
-                        f"Backend '{opened.target.backend}' exceeded its total timeout "
-                        f"({timeouts.total:g}s) mid-stream."
-                    ) from None
-                if now >= last_event + timeouts.idle:
-                    raise StreamIdleTimeout(
-                        f"Backend '{opened.target.backend}' sent nothing for "
-                        f"{timeouts.idle:g}s mid-stream."
-                    ) from None
-                await emit(KEEPALIVE_FRAME)
-                last_sent = now
-                continue
-            if batch is None:
-                end = endpoint.end_stream(ctx)
-                before_end()
-                await emit(end, False)
-                ctx.stream_done = True
-                return
-            payload = encode(ctx, batch)
-            last_event = loop.time()
+        if resumer is not None and (rest := resumer.flush()):
+            payload = encode(ctx, rest)
             if payload:
                 await emit(payload)
-                last_sent = last_event
+        end = endpoint.end_stream(ctx)
+        before_end()
+        await emit(end, False)
+        ctx.stream_done = True
     except (StreamBroken, ContentFiltered) as exc:  # an output guardrail blocked (guard.py)
         ctx.fail(exc)
         frame = end_frame(ctx, endpoint, exc)
         before_end()
         await emit(frame, False)
     finally:
-        await stream.aclose()
+        await opened.stream.aclose()
+
+
+async def _pump(
+    opened: OpenedStream,
+    forward: Callable[[list[Chunk]], bytes],
+    emit: Callable[[bytes], Awaitable[None]],
+    keepalive: float,
+    loop: asyncio.AbstractEventLoop,
+) -> bool:
+    """Relay one upstream stream to its clean end: True if it had events, False if none."""
+    if opened.first is None:
+        return False
+    stream = opened.stream
+    timeouts = opened.target.provider.timeouts
+    # perf_counter and loop.time() are both monotonic; convert the attempt start once.
+    total_deadline = loop.time() + timeouts.total - (time.perf_counter() - opened.first_at)
+    payload = forward(opened.first)
+    if payload:
+        await emit(payload)
+    last_event = last_sent = loop.time()
+    while True:
+        wake = min(last_event + timeouts.idle, total_deadline, last_sent + keepalive)
+        try:
+            async with asyncio.timeout_at(wake):
+                batch = await stream.read()
+        except TimeoutError:
+            now = loop.time()
+            if now >= total_deadline:
+                raise StreamTotalTimeout(
+                    f"Backend '{opened.target.backend}' exceeded its total timeout "
+                    f"({timeouts.total:g}s) mid-stream."
+                ) from None
+            if now >= last_event + timeouts.idle:
+                raise StreamIdleTimeout(
+                    f"Backend '{opened.target.backend}' sent nothing for "
+                    f"{timeouts.idle:g}s mid-stream."
+                ) from None
+            await emit(KEEPALIVE_FRAME)
+            last_sent = now
+            continue
+        if batch is None:
+            return True
+        payload = forward(batch)
+        last_event = loop.time()
+        if payload:
+            await emit(payload)
+            last_sent = last_event
+
+
+async def _switch(
+    resumer: Resumer,
+    error: StreamBroken,
+    broken: OpenedStream,
+    emit: Callable[[bytes], Awaitable[None]],
+    keepalive: float,
+) -> OpenedStream:
+    """The continuation of a broken stream, with keep-alives to the client while it opens;
+    cancelled with the request (client gone), which closes the new upstream too."""
+    task = asyncio.ensure_future(resumer.resume(error, broken))
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=keepalive)
+            if done:
+                return task.result()
+            await emit(KEEPALIVE_FRAME)
+    except BaseException:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        elif not task.cancelled() and task.exception() is None:
+            # Opened just as the request ended: nobody will read it.
+            await task.result().stream.aclose()
+        raise
 
 
 def end_frame(ctx: RequestContext, endpoint: Endpoint, error: GatewayError) -> bytes:

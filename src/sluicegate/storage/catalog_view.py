@@ -57,6 +57,7 @@ def _backend(row: dict[str, Any]) -> BackendConfig:
         "cooldown",
         "models",
         "api_version",
+        "continue_final_message",
     )
     return BackendConfig.model_validate({k: row[k] for k in fields if row.get(k) is not None})
 

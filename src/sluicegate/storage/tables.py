@@ -121,6 +121,7 @@ backends = Table(
     Column("cooldown", JSON, nullable=False, default=dict),
     Column("models", JSON, nullable=False, default=list),
     Column("api_version", String(32)),
+    Column("continue_final_message", Boolean, nullable=False, server_default=false()),
     _source(),
     _created(),
     _updated(),

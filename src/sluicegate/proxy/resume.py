@@ -1,0 +1,212 @@
+"""Mid-stream resume (SPEC 4.9): what a stream has sent, and its continuation on another
+target when it breaks.
+
+    relay ─ feed(batch) ─► Resumer notes the text sent, tool calls, reasoning, finish
+      │                    (through the current Splice once a continuation runs)
+      └ break ─► resume(error, broken):
+            resumable?  model's stream_resume_attempts left, chat chunks, text only so far,
+                        no finish yet, a reset / close / idle timeout / retryable error event
+            close the broken upstream, mark its attempt, carry its usage and cost
+            for each target in strategy order, then fallbacks (untried ones first), but
+            the one that just broke:
+                continuation = prepare(request) + text so far as the last assistant message
+                engine.attempt(...)  ─ first event within the new target's first_token
+                ok  ─► a new Splice (same id, no role, overlap trimmed); the relay goes on
+            nothing left ─► the break is raised again: SPEC 4.4's one error event
+
+Only chat-shaped upstream streams are resumed (`Operation.CHAT`: chat completions, and the
+/v1/messages and /v1/responses streams a target serves through translation); a stream
+forwarded in Anthropic's or the Responses API's own events is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from ..errors import GatewayError, StreamBroken, StreamTotalTimeout, UpstreamDisconnected
+from ..providers.base import Chunk, Operation, Reply
+from ..providers.continuation import continue_body
+from ..routing.health import HealthBoard
+from ..routing.plan import attempt_order
+from ..routing.table import ModelTable, Route, Target
+from . import engine
+from .context import RequestContext
+from .endpoint import Prepare
+from .splice import Splice
+
+_IDENT = ("id", "created", "model")
+
+
+def resumer_for(
+    ctx: RequestContext,
+    table: ModelTable,
+    route: Route,
+    request: dict[str, Any],
+    prepare: Prepare,
+    board: HealthBoard,
+) -> Resumer | None:
+    """A Resumer when the model allows resume and the request can be continued at all:
+    one choice (`n` 1), no logprobs (a continuation's would not line up with the client's)."""
+    if not ctx.stream or route.stream_resume_attempts <= 0:
+        return None
+    n = request.get("n")
+    if (n is not None and n != 1) or request.get("logprobs") or request.get("top_logprobs"):
+        return None
+    return Resumer(ctx, table, route, request, prepare, board)
+
+
+class Resumer:
+    """One streamed request's resume state; `feed` is on the relay's hot path (resume on)."""
+
+    __slots__ = (
+        "_blocked",
+        "_board",
+        "_ctx",
+        "_finished",
+        "_ident",
+        "_left",
+        "_parts",
+        "_prepare",
+        "_request",
+        "_route",
+        "_splice",
+        "_table",
+        "rewrap",
+    )
+
+    def __init__(
+        self,
+        ctx: RequestContext,
+        table: ModelTable,
+        route: Route,
+        request: dict[str, Any],
+        prepare: Prepare,
+        board: HealthBoard,
+    ) -> None:
+        self._ctx = ctx
+        self._table = table
+        self._route = route
+        self._request = request
+        self._prepare = prepare
+        self._board = board
+        self._left = route.stream_resume_attempts
+        self._parts: list[str] = []  # content text sent to the client, in order
+        self._blocked = False  # a tool call or reasoning went out: never resumed
+        self._finished = False  # a finish_reason went out: nothing left to continue
+        self._ident: dict[str, Any] = {}
+        self._splice: Splice | None = None
+        # Set when output guardrails scan the stream: puts a continuation under the same
+        # window (`guard.continuing`), so the stitched answer is checked as one text.
+        self.rewrap: Callable[[engine.OpenedStream], Awaitable[engine.OpenedStream]] | None = None
+
+    def feed(self, chunks: list[Chunk]) -> list[Chunk]:
+        """The chunks to send for one upstream batch (spliced once a continuation runs)."""
+        if self._splice is not None:
+            chunks = self._splice.feed(chunks)
+        for chunk in chunks:
+            self._note(chunk.obj)
+        return chunks
+
+    def flush(self) -> list[Chunk]:
+        """At a clean end: what the splice still held back."""
+        if self._splice is None:
+            return []
+        chunks = self._splice.flush()
+        for chunk in chunks:
+            self._note(chunk.obj)
+        return chunks
+
+    def _note(self, obj: dict[str, Any]) -> None:
+        if not self._ident:
+            self._ident = {key: obj[key] for key in _IDENT if key in obj}
+        choices = obj.get("choices")
+        if not choices or not isinstance(choices[0], dict):
+            return
+        choice = choices[0]
+        if choice.get("finish_reason") is not None:
+            self._finished = True
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            return
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            self._parts.append(content)
+        if (
+            delta.get("tool_calls")
+            or delta.get("function_call")
+            or delta.get("reasoning")
+            or delta.get("reasoning_content")
+        ):
+            self._blocked = True
+
+    def _resumable(self, error: StreamBroken) -> bool:
+        if self._left <= 0 or self._blocked or self._finished:
+            return False
+        if self._ctx.op is not Operation.CHAT or isinstance(error, StreamTotalTimeout):
+            return False
+        return not isinstance(error, UpstreamDisconnected) or error.resumable
+
+    async def resume(self, error: StreamBroken, broken: engine.OpenedStream) -> engine.OpenedStream:
+        """The continuation to relay from now on, opened and peeked; raises `error` when the
+        stream cannot or could not be continued."""
+        ctx = self._ctx
+        _mark_broken(ctx, error)
+        if not self._resumable(error):
+            raise error
+        calls = self._calls(broken.target)
+        if not calls:
+            raise error  # no other target can continue a chat stream
+        with contextlib.suppress(Exception):  # stop the broken upstream at once
+            await broken.stream.aclose()
+        board = self._board
+        board.released(broken.target)
+        board.failed(broken.target)
+        text = "".join(self._parts)
+        ctx.carry_over(len(text.encode()))
+        for target, body in calls:
+            if self._left <= 0:
+                break
+            opened = await self._try(target, body, text)
+            if opened is not None:
+                return opened
+        raise error
+
+    def _calls(self, broken: Target) -> list[tuple[Target, dict[str, Any]]]:
+        """The targets that can continue, with the chat body each would be sent: strategy
+        order, then fallbacks, without the target that just broke; targets this request has
+        not tried yet first (one that broke a moment ago rarely does better)."""
+        tried = {(a.backend, a.model) for a in self._ctx.attempts}
+        failed = (broken.backend, broken.model)
+        calls = []
+        for target in attempt_order(self._table, self._route, self._board):
+            if (target.backend, target.model) == failed:
+                continue
+            call = self._prepare(self._request, target)
+            if call is not None and not isinstance(call, Reply) and call[0] is Operation.CHAT:
+                calls.append((target, call[1]))
+        return sorted(calls, key=lambda call: (call[0].backend, call[0].model) in tried)
+
+    async def _try(
+        self, target: Target, body: dict[str, Any], text: str
+    ) -> engine.OpenedStream | None:
+        body, prefix = continue_body(target.provider.config, body, text)
+        self._left -= 1
+        self._ctx.resumed = True
+        try:
+            opened = await engine.attempt(self._ctx, target, Operation.CHAT, body, self._board)
+        except GatewayError:
+            return None  # recorded as a failed attempt; on to the next target
+        assert isinstance(opened, engine.OpenedStream)
+        if self.rewrap is not None:
+            opened = await self.rewrap(opened)  # raises ContentFiltered: not resumed further
+        self._splice = Splice(self._ident, prefix, text[len(prefix) :])
+        return opened
+
+
+def _mark_broken(ctx: RequestContext, error: StreamBroken) -> None:
+    """The attempt that answered 200 and then broke says so in the log."""
+    if ctx.attempts and ctx.attempts[-1].error_type is None:
+        ctx.attempts[-1] = replace(ctx.attempts[-1], error_type=error.log_type)

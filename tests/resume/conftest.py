@@ -1,0 +1,99 @@
+"""A gateway whose models can resume broken streams (SPEC 4.9), on the session mock.
+
+Every target is a backend of its own pointing at the same mock, with its own upstream model
+name, so `#mock fault_model=rep-a` breaks a stream on the first target only. Targets are
+reached in a fixed order through fallbacks (resumable → resumable-b → resumable-c), never by
+a random strategy, so each test knows which target breaks and which continues. The `http`
+and `client` fixtures of tests/conftest.py reach this gateway (it overrides `gateway`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sluicegate.config.schema import GatewayConfig
+from support import ALICE_KEY, MASTER_KEY, NEVER_COOL, UPSTREAM_KEY, MockUpstream, RunningGateway
+
+PRICE_A = {"input_per_mtok": 1.0, "output_per_mtok": 2.0}
+PRICE_B = {"input_per_mtok": 10.0, "output_per_mtok": 20.0}
+
+
+def resume_config(mock_url: str, database_url: str) -> GatewayConfig:
+    def backend(name: str, first_token: float = 3, idle: float = 5, **extra: object) -> dict:
+        return {
+            "name": name,
+            "type": "openai",
+            "base_url": mock_url + "/v1",
+            "api_key": UPSTREAM_KEY,
+            "max_retries": 0,
+            "timeouts": {"connect": 2, "first_token": first_token, "idle": idle, "total": 30},
+            "cooldown": NEVER_COOL,
+            **extra,
+        }
+
+    def model(name: str, target: tuple[str, str], *fallbacks: str, **extra: object) -> dict:
+        backend_name, upstream = target
+        return {
+            "name": name,
+            "targets": [{"backend": backend_name, "model": upstream}],
+            "fallbacks": list(fallbacks),
+            **extra,
+        }
+
+    a, b, c = ("r1", "rep-a"), ("r2", "rep-b"), ("r3", "rep-c")
+    return GatewayConfig.model_validate(
+        {
+            "database": {"url": database_url},
+            "server": {"master_key": MASTER_KEY, "keepalive_seconds": 0.3},
+            "backends": [
+                backend("r1"),
+                backend("r2"),
+                backend("r3", first_token=1),
+                backend("slow", idle=0.5),
+                backend("vllm", continue_final_message=True),
+                {
+                    "name": "claude",
+                    "type": "anthropic",
+                    "base_url": mock_url,
+                    "api_key": UPSTREAM_KEY,
+                    "max_retries": 0,
+                    "cooldown": NEVER_COOL,
+                },
+            ],
+            "models": [
+                model(
+                    "resumable",
+                    a,
+                    "resumable-b",
+                    "resumable-c",
+                    stream_resume_attempts=2,
+                    pricing=PRICE_A,
+                ),
+                model("resumable-b", b, pricing=PRICE_B),
+                model("resumable-c", c),
+                model("off", a, "resumable-b"),
+                model("idle", ("slow", "rep-a"), "resumable-b", stream_resume_attempts=1),
+                model("to-c", a, "resumable-c", stream_resume_attempts=1),
+                model("to-vllm", a, "vllm-m", stream_resume_attempts=1),
+                model("vllm-m", ("vllm", "rep-v")),
+                model("to-claude", a, "claude-m", stream_resume_attempts=1),
+                model("claude-m", ("claude", "claude-x")),
+                model(
+                    "claude-first", ("claude", "claude-x"), "resumable-b", stream_resume_attempts=1
+                ),
+            ],
+            "users": [{"name": "alice", "api_keys": [ALICE_KEY], "models": ["*"]}],
+        }
+    )
+
+
+@pytest.fixture(scope="package")
+def gateway(
+    mock: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    folder = tmp_path_factory.mktemp("resume")
+    running = RunningGateway(resume_config(mock.url, f"sqlite+aiosqlite:///{folder}/gw.db"))
+    yield running
+    running.stop()
