@@ -29,7 +29,7 @@ import time
 import timeit
 from pathlib import Path
 
-import httpx
+from procstat import free_port, wait_http  # this script's own folder
 
 KEY = "sk-bench-user-0000000000000000"
 GUARDRAILS = """
@@ -54,26 +54,6 @@ SENTENCE = (
 def prompt_4kb() -> str:
     body = SENTENCE * (4096 // len(SENTENCE))
     return body[:3990] + " bob@example.com +1 555 123 4567"  # ~4 KB with two PII items
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"not ready: {url}")
 
 
 def start(args: list[str]) -> subprocess.Popen[bytes]:
@@ -163,7 +143,7 @@ def main() -> None:
     processes = [start(["mock-upstream", "--port", str(mock_port)])]
     ports: dict[str, int] = {}
     try:
-        wait_ready(f"http://127.0.0.1:{mock_port}/health")
+        wait_http(f"http://127.0.0.1:{mock_port}/health")
         for name, extra in (("none", ""), ("three", GUARDRAILS)):
             path = folder / f"{name}.yaml"
             db = folder / f"{name}.db"
@@ -171,7 +151,7 @@ def main() -> None:
             ports[name] = free_port()
             processes.append(start(["serve", "--config", str(path), "--port", str(ports[name])]))
         for port in ports.values():
-            wait_ready(f"http://127.0.0.1:{port}/health")
+            wait_http(f"http://127.0.0.1:{port}/health")
         samples = asyncio.run(measure(ports, args.requests, args.rounds))
     finally:
         for process in processes:

@@ -33,28 +33,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from procstat import core_times, cpu_seconds, free_port, rss_mb  # this script's own folder
+from procstat import (  # this script's own folder
+    core_times,
+    cpu_seconds,
+    free_port,
+    rss_mb,
+    wait_http,
+)
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 CONFIG = HERE / "gateway.yaml"
 KEY = "sk-bench-user-0000000000000000"  # gateway.yaml's bench user
 GATEWAY = ["taskset", "-c", "0", str(BIN / "sluicegate"), "serve", "--config", str(CONFIG)]
-
-
-def wait_http(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not answer")
 
 
 def request_bytes(port: int, model: str, chunks: int, inter_ms: int) -> bytes:

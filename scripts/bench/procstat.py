@@ -1,5 +1,5 @@
 """Process and core figures the bench scripts read from /proc (run.py, held.py,
-../bench_capacity.py), and a free loopback port for their servers."""
+../bench_capacity.py), a free loopback port for their servers, and a wait for one to answer."""
 
 from __future__ import annotations
 
@@ -14,6 +14,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    """Until `url` answers (any status below 500); exits the script after `timeout`."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status < 500:
+                    return
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"{url} did not answer in {timeout:g}s")
 
 
 def cpu_ticks(pid: int) -> int:

@@ -66,7 +66,13 @@ async def check_stream(ctx: RequestContext, plan: Plan, opened: OpenedStream) ->
     window = plan.window(ctx.op.value) if ctx.op is not None else None
     if window is None:
         return opened
-    guarded = GuardedStream(opened.stream, window, _acted(ctx))
+    return await _under(opened, window, _acted(ctx))
+
+
+async def _under(opened: OpenedStream, window: StreamWindow, acted: list[str]) -> OpenedStream:
+    """`opened` read through `window`, its peeked first events scanned now (closed on a
+    match, which is raised)."""
+    guarded = GuardedStream(opened.stream, window, acted)
     if opened.first:
         try:
             guarded.scan(opened.first)
@@ -87,15 +93,7 @@ def continuing(
         return None
 
     async def wrap(continuation: OpenedStream) -> OpenedStream:
-        stream = GuardedStream(continuation.stream, guarded._window, guarded._acted)
-        if continuation.first:
-            try:
-                stream.scan(continuation.first)
-            except ContentFiltered:
-                await continuation.stream.aclose()
-                raise
-        continuation.stream = stream
-        return continuation
+        return await _under(continuation, guarded._window, guarded._acted)
 
     return wrap
 
