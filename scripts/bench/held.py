@@ -10,7 +10,7 @@ then gateway):
 
 1. **Hold**: open N long streams at a steady rate (`--ramp` streams/s, one the gateway
    sustains: opening a stream costs it about a millisecond of CPU) and wait until every one
-   has its first chunk. They keep streaming until the probes are done.
+   has its first chunk. They keep streaming until the probes are done, then are closed.
 2. **Probe**: with all N held, run `--probes` streams of the issue's shape (20 chunks 100 ms
    apart), `--probe-concurrency` at a time, and time each from writing the request to its
    first `data:` line (TTFT) and to `[DONE]` (total). **Added** = gateway - direct, at p50
@@ -19,7 +19,8 @@ then gateway):
    RSS with every stream open minus before (per 1,000); core 1's busy share, to show the
    client and the mock were not the limit (flagged `!` above 90 %).
 
-Every held stream must end with `[DONE]`; a failure or a missing `[DONE]` is counted.
+Held streams are asked for far more chunks than the run lasts and closed by the client after
+the probes: one that failed, or ended, while held (EOF, an error event, `[DONE]`) is counted.
 
     python scripts/bench/held.py [--sizes 1000:100,5000:500] [--ramp 500] [--probes 100]
 """
@@ -95,6 +96,41 @@ async def one_stream(
         writer.close()
 
 
+async def held_stream(
+    port: int, payload: bytes, first_seen: asyncio.Event, stop: asyncio.Event
+) -> float | str:
+    """Seconds to the first data: line of a stream kept open until `stop`, or why it was not:
+    "error" (an error event, a refused or reset connection, EOF) or "ended" (`[DONE]`)."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return "error"
+    started = time.perf_counter()
+    first = None
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        writer.write(payload)
+        while True:
+            read = asyncio.ensure_future(reader.read(65536))
+            done, _ = await asyncio.wait({read, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if read not in done:
+                read.cancel()
+                return first if first is not None else "error"
+            data = read.result()
+            if not data or b'"error"' in data:
+                return "error"
+            if b"[DONE]" in data:
+                return "ended"
+            if first is None and b"data:" in data:
+                first = time.perf_counter() - started
+                first_seen.set()
+    except OSError:
+        return "error"
+    finally:
+        stopping.cancel()
+        writer.close()
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
@@ -102,18 +138,24 @@ def percentile(values: list[float], q: float) -> float:
 
 async def held_run(port: int, model: str, size: Size, pid: int | None) -> dict:
     """Hold `size.count` streams open, probe with new ones, report the figures."""
-    # Held streams outlast the ramp, the wait for every first chunk and the probes.
+    # Held streams are asked for more chunks than the ramp, the wait for every first chunk
+    # and the probes take, with a wide margin, and closed by the client once the probes are
+    # done. (Not far more: the mock builds a stream's events when the request arrives.)
     probe_seconds = size.probes / size.concurrency * size.probe_chunks * 0.1
-    hold_seconds = size.count / size.ramp + 5.0 + probe_seconds * 1.5 + 5.0
-    held_chunks = max(2, int(hold_seconds * 1000 / size.inter_ms))
-    held_payload = request_bytes(port, model, held_chunks, size.inter_ms)
+    hold_seconds = 2 * size.count / size.ramp + 2 * probe_seconds + 20
+    held_payload = request_bytes(
+        port, model, int(hold_seconds * 1000 / size.inter_ms), size.inter_ms
+    )
     probe_payload = request_bytes(port, model, size.probe_chunks, 100)
     rss_before = rss_mb(pid) if pid else 0.0
     firsts = [asyncio.Event() for _ in range(size.count)]
+    stop = asyncio.Event()
 
-    async def hold(index: int) -> tuple[float, float] | None:
+    async def hold(index: int) -> float | str:
         await asyncio.sleep(index / size.ramp)
-        return await one_stream(port, held_payload, firsts[index])
+        first = await held_stream(port, held_payload, firsts[index], stop)
+        firsts[index].set()  # a failed stream must not keep the wait below waiting
+        return first
 
     held = [asyncio.create_task(hold(i)) for i in range(size.count)]
     await asyncio.wait_for(
@@ -134,15 +176,18 @@ async def held_run(port: int, model: str, size: Size, pid: int | None) -> dict:
     busy_after = core_times()["1"]
     cpu_after = cpu_seconds(pid) if pid else 0.0
     still_open = sum(not task.done() for task in held)
+    stop.set()
     held_results = await asyncio.gather(*held)
     ok = [r for r in probes if r is not None]
-    held_ok = [r for r in held_results if r is not None]
+    held_ok = [r for r in held_results if isinstance(r, float)]
     figures = {
         "ok": len(ok),
         "failed": size.probes - len(ok),
         "held_failed": size.count - len(held_ok),
+        "held_errors": held_results.count("error"),
+        "held_ended": held_results.count("ended"),
         "held_open_during_probes": still_open,
-        "held_ttft_p50": percentile([r[0] for r in held_ok], 0.5),
+        "held_ttft_p50": percentile(held_ok, 0.5),
         "ttft_p50": percentile([r[0] for r in ok], 0.5),
         "ttft_p99": percentile([r[0] for r in ok], 0.99),
         "total_p50": percentile([r[1] for r in ok], 0.5),
@@ -238,8 +283,9 @@ def main() -> None:
                     f" {100 * r['core1_busy']:>4.0f}%{flag} {cpu:>7} {rss:>8}"
                 )
                 print(
-                    f"{'':>22} held: {count - r['held_failed']} of {count} ended with [DONE],"
-                    f" {r['held_open_during_probes']} still open after the probes,"
+                    f"{'':>22} held: {count - r['held_failed']} of {count} streaming without error"
+                    f" until closed after the probes; {r['held_errors']} failed,"
+                    f" {r['held_ended']} had ended with [DONE] before;"
                     f" their own TTFT p50 {r['held_ttft_p50']:.1f} ms (includes the ramp)"
                 )
             d, g = rows["direct"], rows["gateway"]
