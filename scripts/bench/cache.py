@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from procstat import free_port  # this script's own folder
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "cache.lua"
@@ -50,12 +51,6 @@ models:
 users:
   - {name: bench, api_keys: [%(key)s], models: ["*"], rpm: 100000000, tpm: 2000000000}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pinned(core: str, argv: list[str]) -> list[str]:

@@ -96,7 +96,6 @@ class Completion:
     client_ip: str | None = None
     user_name: str | None = None  # for the access log; the request log keeps user_id only
     detail_logged: bool = False
-    cache_hit: bool = False
     cache: str | None = None  # hit | miss | bypass; None when the response cache is off
     guardrails: tuple[str, ...] = ()  # names of the guardrails that acted (blocked or masked)
     resumed: bool = False  # a broken stream was continued on another target (SPEC 4.9)
@@ -105,6 +104,10 @@ class Completion:
     info: RequestInfo | None = None  # set once the request passed auth and permissions
     trace: TraceIds | None = None  # only with telemetry on
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cache_hit(self) -> bool:
+        return self.cache == "hit"
 
     @property
     def ok(self) -> bool:

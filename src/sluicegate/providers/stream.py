@@ -66,7 +66,7 @@ class SSEStream:
         if self._clean:
             await self._drain()
             return None
-        content = self._resp.content
+        content = self._resp
         while True:
             with http.in_stream(self._backend):
                 data = await content.readany()
@@ -118,7 +118,7 @@ class SSEStream:
 
     async def _drain(self) -> None:
         """Read to EOF after the end marker so the connection can go back to the pool."""
-        content = self._resp.content
+        content = self._resp
         try:
             async with asyncio.timeout(1.0):
                 while await content.readany():
@@ -128,7 +128,7 @@ class SSEStream:
 
     async def aclose(self) -> None:
         """Release the connection for reuse after a clean end at EOF; otherwise close it."""
-        if self._clean and self._resp.content.at_eof():
+        if self._clean and self._resp.at_eof():
             self._resp.release()
         else:
             self._resp.close()

@@ -155,7 +155,6 @@ class RequestContext:
             client_ip=self.client_ip,
             user_name=principal.user_name if principal else None,
             detail_logged=self.request_text is not None,
-            cache_hit=cache == "hit",
             cache=cache,
             resumed=self.resumed,
             request_body=self.request_text,

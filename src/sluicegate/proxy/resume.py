@@ -35,9 +35,7 @@ from ..routing.table import ModelTable, Route, Target
 from . import engine
 from .context import RequestContext
 from .endpoint import Prepare
-from .splice import Splice
-
-_IDENT = ("id", "created", "model")
+from .splice import IDENT, Splice, choice_delta
 
 
 def resumer_for(
@@ -121,15 +119,13 @@ class Resumer:
 
     def _note(self, obj: dict[str, Any]) -> None:
         if not self._ident:
-            self._ident = {key: obj[key] for key in _IDENT if key in obj}
-        choices = obj.get("choices")
-        if not choices or not isinstance(choices[0], dict):
+            self._ident = {key: obj[key] for key in IDENT if key in obj}
+        choice, delta = choice_delta(obj)
+        if choice is None:
             return
-        choice = choices[0]
         if choice.get("finish_reason") is not None:
             self._finished = True
-        delta = choice.get("delta")
-        if not isinstance(delta, dict):
+        if delta is None:
             return
         content = delta.get("content")
         if isinstance(content, str) and content:

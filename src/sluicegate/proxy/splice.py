@@ -20,10 +20,12 @@ from typing import Any
 
 from ..providers.base import Chunk
 
-_IDENT = ("id", "created", "model")
+# The fields every chunk of one client stream shares (the stream's first chunk sets them).
+IDENT = ("id", "created", "model")
 
 
-def _delta(obj: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def choice_delta(obj: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """A chat chunk's first choice and its delta (None where the chunk has none)."""
     choices = obj.get("choices")
     if not choices or not isinstance(choices[0], dict):
         return None, None
@@ -33,7 +35,7 @@ def _delta(obj: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] |
 
 
 def _text(chunk: Chunk) -> str:
-    _, delta = _delta(chunk.obj)
+    _, delta = choice_delta(chunk.obj)
     content = delta.get("content") if delta else None
     return content if isinstance(content, str) else ""
 
@@ -62,7 +64,7 @@ class Splice:
                 continue
             held.append(chunk)
             self._held_text += _text(chunk)
-            choice, delta = _delta(chunk.obj)
+            choice, delta = choice_delta(chunk.obj)
             settled = choice is not None and (
                 choice.get("finish_reason") is not None
                 or (delta is not None and any(k != "content" and v for k, v in delta.items()))
@@ -92,7 +94,7 @@ class Splice:
 
     def _send(self, chunk: Chunk, out: list[Chunk]) -> None:
         """Trim what is left of `tail`, then keep the chunk unless it became empty."""
-        choice, delta = _delta(chunk.obj)
+        choice, delta = choice_delta(chunk.obj)
         if delta is not None and self._tail:
             text = _text(chunk)
             same = 0
@@ -112,17 +114,17 @@ class Splice:
 
     def _rewrite(self, chunk: Chunk) -> None:
         obj = chunk.obj
-        for key in _IDENT:
+        for key in IDENT:
             if key in self._ident and obj.get(key) != self._ident[key]:
                 obj[key] = self._ident[key]
-        _, delta = _delta(obj)
+        _, delta = choice_delta(obj)
         if delta is not None:
             delta.pop("role", None)
         chunk.touched()
 
     @staticmethod
     def _set_text(chunk: Chunk, text: str) -> None:
-        _, delta = _delta(chunk.obj)
+        _, delta = choice_delta(chunk.obj)
         if delta is not None:
             delta["content"] = text
             chunk.touched()

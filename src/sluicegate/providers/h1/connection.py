@@ -117,11 +117,6 @@ class Response:
             parts.append(data)
         return b"".join(parts)
 
-    @property
-    def content(self) -> Response:
-        """aiohttp's spelling (`resp.content.readany()`), kept so providers read alike."""
-        return self
-
     def at_eof(self) -> bool:
         return self._done and not self._chunks
 
