@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
 from sluicegate.storage.db import Database
@@ -86,3 +88,26 @@ def test_head_constant_matches_the_shipped_migrations() -> None:
     from sluicegate.storage.migrate import HEAD, head_revision
 
     assert head_revision() == HEAD
+
+
+@pytest.mark.anyio
+async def test_a_connection_waits_for_a_writer_before_switching_a_fresh_file_to_wal(
+    tmp_path: Path,
+) -> None:
+    """A fresh file is in rollback-journal mode; while another connection writes, SQLite
+    refuses the WAL switch at once ("database is locked", no busy wait). Connecting must wait
+    for the writer instead of failing: the race behind a worker starting while another runs the
+    first migration (seen as a flaky concurrent-upgrades test)."""
+    path = tmp_path / "fresh.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE t (x)")
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, writer.execute, "COMMIT")  # the writer finishes a moment later
+        async with db.read() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+    finally:
+        await db.close()
+        writer.close()

@@ -21,7 +21,9 @@ both of which translate driver exceptions in `map_db_errors`:
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -29,6 +31,7 @@ from typing import Any
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
 from ..errors import StorageConflict as Conflict
 from ..errors import StorageUnavailable
@@ -172,11 +175,32 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode = WAL`, waiting while another connection writes.
+
+    On a database still in rollback-journal mode (a fresh file, while another process or task
+    runs the first migration) SQLite answers the switch with "database is locked" at once,
+    without its busy handler: the switch needs an exclusive lock and waiting could deadlock.
+    So it is retried here, with the loop free meanwhile, for as long as busy_timeout allows.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:  # the driver's OperationalError, as the adapter raises it
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        await_only(asyncio.sleep(delay))
+        delay = min(delay * 2, 0.2)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
