@@ -143,7 +143,8 @@ class MockUpstream:
 
 
 class RunningGateway:
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, http: Any = GuardedHttpToolsProtocol) -> None:
+        """`http`: the uvicorn protocol; ours by default, as `sluicegate serve` runs it."""
         if config.database.url == DatabaseConfig().url:
             # Never the working directory's ./sluicegate.db: a private SQLite file per gateway.
             folder = tempfile.mkdtemp(prefix="sluicegate-test-")
@@ -160,7 +161,7 @@ class RunningGateway:
             host="127.0.0.1",
             port=self.port,
             loop="uvloop",
-            http=GuardedHttpToolsProtocol,  # as `sluicegate serve` runs it
+            http=http,
             lifespan="on",
             log_level="warning",
             access_log=False,

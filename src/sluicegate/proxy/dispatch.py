@@ -15,6 +15,7 @@ from ..types import ASGIApp, Message, Receive, Scope, Send
 from . import inference, models
 from .chat import CHAT, COMPLETIONS
 from .context import RequestContext
+from .disconnect import HANGUP_KEY
 from .embeddings import EMBEDDINGS
 from .endpoint import Endpoint
 from .envelopes import error_body
@@ -79,7 +80,8 @@ class ProxyApp:
                 return await send_json(
                     send, error.status_code, body, ctx.request_id, error.headers()
                 )
-            return await inference.handle(self.state, endpoint, ctx, headers, receive, send)
+            hangup = scope.get(HANGUP_KEY)
+            return await inference.handle(self.state, endpoint, ctx, headers, receive, send, hangup)
         handler = self._get.get(path)
         if handler is None and path.startswith(("/v1/models/", "/models/")):
             handler = self._model

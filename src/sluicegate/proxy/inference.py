@@ -29,7 +29,7 @@ from . import engine, guard
 from .body import parse_object, read_body
 from .context import RequestContext
 from .detail import StreamCapture, body_text
-from .disconnect import DisconnectWatcher
+from .disconnect import HangUp, Watch, watch
 from .endpoint import Endpoint
 from .headers import RequestHeaders
 from .replies import send_error, send_reply
@@ -47,8 +47,9 @@ async def handle(
     headers: RequestHeaders,
     receive: Receive,
     send: Send,
+    hangup: HangUp | None = None,
 ) -> None:
-    watcher: DisconnectWatcher | None = None
+    watcher: Watch | None = None
     inflight = state.inflight
     cache = state.cache
     if cache is not None:
@@ -91,7 +92,7 @@ async def handle(
                 await guard.check_input(ctx, plan, request)
             if cache is not None and await cache.answer(ctx, request, headers.cache_control, send):
                 return
-            watcher = DisconnectWatcher(receive)
+            watcher = watch(hangup, receive)
             result = await engine.run(ctx, table, route, request, endpoint.prepare, state.health)
             if isinstance(result, Reply):
                 payload = endpoint.finish_reply(ctx, result)

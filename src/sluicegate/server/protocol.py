@@ -1,5 +1,5 @@
-"""uvicorn's httptools protocol with the two client limits it lacks: a deadline for the
-request line and headers, and a cap on their size.
+"""uvicorn's httptools protocol with the two client limits it lacks (a deadline for the
+request line and headers, and a cap on their size) and a hang-up signal per request.
 
     connection made / next request begins ─► header timer armed
         │ url and header bytes counted ─► over max_header_bytes ─► 431, close
@@ -11,6 +11,10 @@ Without these, a client that opens connections and sends a header byte now and t
 (slowloris) holds sockets and parser buffers for ever, and one that sends megabytes of
 headers is buffered whole. The limits travel to each worker on the pickled uvicorn `Config`
 (`ClientLimits` under `LIMITS_ATTRIBUTE`), since uvicorn builds one protocol per connection.
+
+Each request's scope also carries a `HangUp` (proxy/disconnect.py) fired from `connection_lost`
+while its response is unfinished, so the proxy learns of a client that left without a watcher
+task per request.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..errors import GatewayError, HeadersTooLarge, RequestTimeout
+from ..proxy.disconnect import HANGUP_KEY, HangUp
 from ..proxy.envelopes import error_body
 
 LIMITS_ATTRIBUTE = "sluicegate_client_limits"
@@ -52,12 +57,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            hangup = cycle.scope.get(HANGUP_KEY)
+            if hangup is not None:
+                hangup.fire()
         super().connection_lost(exc)
 
     # Parser callbacks ----------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope[HANGUP_KEY] = HangUp()  # type: ignore[literal-required]
         self._header_bytes = 0
         if self._header_timer is None:
             self._arm()
