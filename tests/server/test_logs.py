@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import logging
-import queue
 import re
 import subprocess
 import uuid
@@ -98,7 +97,7 @@ def test_a_stderr_nobody_reads_never_holds_up_requests(mock: MockUpstream, tmp_p
 
 def test_a_full_queue_drops_records_then_says_how_many(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logs, "QUEUE_RECORDS", 3)
-    records: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+    records = logs.RecordQueue()
     handler = logs.OffLoopHandler(records)
     log = logging.Logger("sluicegate.test")
     log.addHandler(handler)
@@ -106,10 +105,9 @@ def test_a_full_queue_drops_records_then_says_how_many(monkeypatch: pytest.Monke
         log.warning("record %d", n)
     assert records.qsize() == 3 and handler.dropped == 2
     # A bad call fails on the writer thread, not in the caller.
-    while records.qsize() > 1:
-        records.get()
+    records.take(2)
     log.warning("%d requests", "many")
-    records.put(None)
+    records.close()
     out = io.StringIO()
     writer = logs.Writer(records, JsonFormatter(), out)
     writer.start()
