@@ -146,7 +146,10 @@ class MetricsHook(Hook):
             ["model", "result"],
             registry=registry,
         )
-        self._children: dict[tuple[str, str, int, str | None], tuple[Any, Any, Any]] = {}
+        self.prompt_tokens = self.tokens.labels("prompt")
+        self.completion_tokens = self.tokens.labels("completion")
+        self._children: dict[tuple[str, str | None, int, str | None], tuple[Any, Any]] = {}
+        self._ttft: dict[str, Any] = {}
         self._targets = _TargetCollector(target_states, log_backlog)
         registry.register(self._targets)
 
@@ -157,23 +160,26 @@ class MetricsHook(Hook):
         if completion.info is not None:
             self.inflight.dec()
         model = completion.model or ""
-        self.requests.labels(
-            model,
-            completion.backend or "",
-            str(completion.status_code),
-            completion.error_type or "",
-        ).inc()
-        self.duration.labels(model).observe(completion.latency_ms / 1000)
+        key = (model, completion.backend, completion.status_code, completion.error_type)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = self._children_of(key)
+        requests, duration = children
+        requests.inc()
+        duration.observe(completion.latency_ms / 1000)
         if completion.ttft_ms is not None:
-            self.ttft.labels(model).observe(completion.ttft_ms / 1000)
+            ttft = self._ttft.get(model)
+            if ttft is None:
+                ttft = self._ttft[model] = self.ttft.labels(model)
+            ttft.observe(completion.ttft_ms / 1000)
         self.overhead.observe(completion.overhead_ms / 1000)
         if completion.cache is not None:
             self.cache_results[completion.cache].inc()
         usage = completion.usage
         if usage.prompt_tokens:
-            self.tokens.labels("prompt").inc(usage.prompt_tokens)
+            self.prompt_tokens.inc(usage.prompt_tokens)
         if usage.completion_tokens:
-            self.tokens.labels("completion").inc(usage.completion_tokens)
+            self.completion_tokens.inc(usage.completion_tokens)
         if completion.resumed:
             self.resumes.labels(model, _resume_result(completion.error_type)).inc()
         for attempt in completion.attempts:
@@ -185,6 +191,16 @@ class MetricsHook(Hook):
             last = completion.attempts[-1]
             if last.error_type is None:  # broken after the 200
                 self.upstream_errors.labels(last.backend, completion.error_type).inc()
+
+    def _children_of(self, key: tuple[str, str | None, int, str | None]) -> tuple[Any, Any]:
+        """The labelled series a request of `key` updates. `labels()` validates and locks on
+        every call (~3 µs each); the children are cached per label set, which the registry
+        keeps anyway, so a request costs one dict lookup instead."""
+        model, backend, status_code, error_type = key
+        return (
+            self.requests.labels(model, backend or "", str(status_code), error_type or ""),
+            self.duration.labels(model),
+        )
 
     def _count_guardrails(self, completion: Completion) -> None:
         """The names that acted, in order; when the request was filtered, the last one blocked."""

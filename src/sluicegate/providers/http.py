@@ -49,15 +49,10 @@ def before_response(backend: str) -> Iterator[None]:
         ) from exc
 
 
-@contextmanager
-def in_stream(backend: str) -> Iterator[None]:
-    """Map failures while reading an event stream whose 200 has arrived."""
-    try:
-        yield
-    except ConnectionError as exc:
-        raise UpstreamDisconnected(
-            f"backend '{backend}' stream broke: {type(exc).__name__}"
-        ) from exc
+def stream_broke(backend: str, exc: ConnectionError) -> UpstreamDisconnected:
+    """The failure of reading an event stream whose 200 has arrived (a plain try/except at
+    the read: a context manager per read cost ~2 µs of every streamed event)."""
+    return UpstreamDisconnected(f"backend '{backend}' stream broke: {type(exc).__name__}")
 
 
 def status_error(status: int, body: bytes, headers: Any) -> UpstreamStatusError:

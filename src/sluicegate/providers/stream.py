@@ -68,8 +68,10 @@ class SSEStream:
             return None
         content = self._resp
         while True:
-            with http.in_stream(self._backend):
+            try:
                 data = await content.readany()
+            except ConnectionError as exc:
+                raise http.stream_broke(self._backend, exc) from exc
             if not data:
                 return self._closed()
             chunks: list[Chunk] = []

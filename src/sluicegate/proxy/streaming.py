@@ -12,9 +12,10 @@
 An output guardrail that blocks (`guard.py`, `ContentFiltered`) ends the stream with the same
 one error event and is never resumed.
 
-One timer per read covers the three deadlines (idle, total, keep-alive); when it fires, the
-clock says which. A client disconnect arrives as cancellation of this task (see
-`disconnect.py`); `finally` closes the upstream connection so the upstream stops at once.
+One timer per stream covers the three deadlines (idle, total, keep-alive), moved lazily
+(`_Alarm`); when it goes off, the clock says which. A client disconnect arrives as
+cancellation of this task (see `disconnect.py`); `finally` closes the upstream connection so
+the upstream stops at once.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..errors import (
     StreamIdleTimeout,
     StreamTotalTimeout,
 )
-from ..providers.base import Chunk
+from ..providers.base import Chunk, UpstreamStream
 from ..providers.sse import KEEPALIVE_FRAME
 from ..types import Headers, Send
 from .context import RequestContext
@@ -124,33 +125,94 @@ async def _pump(
     if payload:
         await emit(payload)
     last_event = last_sent = loop.time()
-    while True:
-        wake = min(last_event + timeouts.idle, total_deadline, last_sent + keepalive)
+    alarm = _Alarm(loop, min(last_event + timeouts.idle, total_deadline, last_sent + keepalive))
+    try:
+        while True:
+            alarm.wake = min(last_event + timeouts.idle, total_deadline, last_sent + keepalive)
+            batch = await alarm.read(stream)
+            if batch is _RANG:
+                now = loop.time()
+                if now >= total_deadline:
+                    raise StreamTotalTimeout(
+                        f"Backend '{opened.target.backend}' exceeded its total timeout "
+                        f"({timeouts.total:g}s) mid-stream."
+                    )
+                if now >= last_event + timeouts.idle:
+                    raise StreamIdleTimeout(
+                        f"Backend '{opened.target.backend}' sent nothing for "
+                        f"{timeouts.idle:g}s mid-stream."
+                    )
+                await emit(KEEPALIVE_FRAME)
+                last_sent = now
+                continue
+            if batch is None:
+                return True
+            payload = forward(batch)  # type: ignore[arg-type]
+            last_event = loop.time()
+            if payload:
+                await emit(payload)
+                last_sent = last_event
+    finally:
+        alarm.cancel()
+
+
+_RANG = object()  # what `_Alarm.read` returns when the wake time came first
+
+
+class _Alarm:
+    """One timer per stream for its three deadlines (idle, total, keep-alive), moved lazily.
+
+    The wake time only moves later as events arrive, so the timer is not re-armed per read
+    (`asyncio.timeout_at` per read made and cancelled a timer for every event): when it goes
+    off early it re-arms itself at the current `wake`, about once per keep-alive interval. It
+    cancels the task only while it waits in `read`; a cancellation from anyone else (the
+    client hanging up) is passed on, as `asyncio.timeout` does.
+    """
+
+    __slots__ = ("_handle", "_loop", "_rang", "_reading", "_task", "wake")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, wake: float) -> None:
+        self._loop = loop
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self.wake = wake
+        self._reading = False
+        self._rang = False
+        self._handle: asyncio.TimerHandle | None = loop.call_at(wake, self._ring)
+
+    def _ring(self) -> None:
+        self._handle = None
+        if not self._reading:
+            return  # the next read arms it again, or finds the wake time passed
+        if self._loop.time() < self.wake:
+            self._handle = self._loop.call_at(self.wake, self._ring)
+            return
+        self._rang = True
+        self._task.cancel()
+
+    async def read(self, stream: UpstreamStream) -> list[Chunk] | object | None:
+        """The stream's next chunks (None at its clean end), or `_RANG` if `wake` came first."""
+        if self._loop.time() >= self.wake:
+            return _RANG
+        if self._handle is None:
+            self._handle = self._loop.call_at(self.wake, self._ring)
+        task = self._task
+        cancelling = task.cancelling()
+        self._reading = True
         try:
-            async with asyncio.timeout_at(wake):
-                batch = await stream.read()
-        except TimeoutError:
-            now = loop.time()
-            if now >= total_deadline:
-                raise StreamTotalTimeout(
-                    f"Backend '{opened.target.backend}' exceeded its total timeout "
-                    f"({timeouts.total:g}s) mid-stream."
-                ) from None
-            if now >= last_event + timeouts.idle:
-                raise StreamIdleTimeout(
-                    f"Backend '{opened.target.backend}' sent nothing for "
-                    f"{timeouts.idle:g}s mid-stream."
-                ) from None
-            await emit(KEEPALIVE_FRAME)
-            last_sent = now
-            continue
-        if batch is None:
-            return True
-        payload = forward(batch)
-        last_event = loop.time()
-        if payload:
-            await emit(payload)
-            last_sent = last_event
+            return await stream.read()
+        except asyncio.CancelledError:
+            if self._rang and task.uncancel() <= cancelling:
+                return _RANG
+            raise
+        finally:
+            self._reading = False
+            self._rang = False
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
 
 
 async def _switch(
