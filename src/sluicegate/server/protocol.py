@@ -83,7 +83,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        previous = self.cycle
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle is not previous:
+            cycle.transport = HeadCoalescer(self.transport, self.loop)  # type: ignore[assignment]
 
     def send_400_response(self, msg: str) -> None:
         # uvicorn's answer to any parser error, ours (raised from `_count`) included.
@@ -126,3 +130,60 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         )
         self.transport.write(head + body)
         self.transport.close()
+
+
+# Bodies up to this size are joined to the held head; larger ones go out beside it (writev).
+_JOIN_BYTES = 16384
+_CONTINUE = b"HTTP/1.1 100 "
+
+
+class HeadCoalescer:
+    """A request's view of its connection's transport that sends the response head together
+    with the first body part: one write (one TCP segment, one syscall) instead of two.
+
+    uvicorn writes the status line and headers as soon as the app sends
+    `http.response.start`, and the body on the next message; every answer of the proxy sends
+    both in the same step of its task. The head is held until the next write, or until the
+    end of the current loop iteration (`call_soon`) for an app that sends its body later, so no
+    response waits longer than one iteration for its head. A `100 Continue` is not held.
+    """
+
+    __slots__ = ("_held", "_loop", "_seen_head", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._seen_head = False
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if len(data) <= _JOIN_BYTES:
+                self._transport.write(held + data)
+            else:
+                self._transport.writelines((held, data))
+        elif not self._seen_head and not data.startswith(_CONTINUE):
+            self._seen_head = True
+            self._held = data
+            self._loop.call_soon(self.flush)
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
