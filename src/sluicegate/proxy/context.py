@@ -172,7 +172,15 @@ class RequestContext:
         """A broken stream goes on elsewhere: keep the broken try's usage and cost (at its
         target's prices) and count the continuation afresh; its prompt is the request plus
         the `prefix_bytes` of text it is asked to continue."""
+        raw = self.usage
+        partial = bool(raw) and self.chunks_seen > _count(raw or {}, "completion_tokens")
+        if partial:
+            # Reported at the stream's start (Anthropic's message_start): its input is exact,
+            # its output only what had been counted then; the chunks sent say more.
+            self.usage = {**(raw or {}), "completion_tokens": self.chunks_seen, "total_tokens": 0}
         usage, cost = self._usage_and_cost()
+        if partial:
+            usage = Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, True)
         self.carried = (usage, cost) if self.carried is None else _plus(self.carried, usage, cost)
         self.usage = None
         self.usage_summed = False
