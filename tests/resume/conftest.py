@@ -102,8 +102,14 @@ def resume_config(mock_url: str, database_url: str) -> GatewayConfig:
                 ),
                 model("claude-b", ("claude2", "claude-y"), pricing=PRICE_B),
                 model("claude-c", ("claude3", "claude-z")),
-                # Responses' own events: never resumed (no prefill in that API).
-                model("native-first", ("native", "resp-a"), "native-b", stream_resume_attempts=1),
+                # Responses' own events: continued through chat (splice_responses.py).
+                model(
+                    "native-first",
+                    ("native", "resp-a"),
+                    "native-b",
+                    stream_resume_attempts=1,
+                    pricing=PRICE_A,
+                ),
                 model("native-b", ("native2", "resp-b")),
             ],
             "users": [{"name": "alice", "api_keys": [ALICE_KEY], "models": ["*"]}],

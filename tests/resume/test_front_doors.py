@@ -1,13 +1,13 @@
 """SPEC 4.9 on /v1/messages and /v1/responses: a stream the gateway translates from a chat
 target is continued like a chat stream, in the front door's own event shapes (the Anthropic
-SDK over a translated stream: test_messages.py); a native Responses stream is not resumed."""
+SDK over a translated stream: test_messages.py)."""
 
 from __future__ import annotations
 
 import httpx
 import openai
 
-from support import MockUpstream, RunningGateway
+from support import RunningGateway
 
 from .helpers import claude_stream, responses_stream, words
 
@@ -71,25 +71,3 @@ def test_translated_responses_usage_is_summed_over_the_tries(
         record.usage.total_tokens,
     )
     assert usage.output_tokens == 2 + 4
-
-
-def test_a_native_responses_stream_is_not_resumed(
-    http: httpx.Client, gateway: RunningGateway, mock: MockUpstream, tag: str
-) -> None:
-    """The Responses API has no prefill: a stream forwarded in its own events ends with one
-    response.failed (docs/decisions.md)."""
-    body = {
-        "model": "native-first",
-        "input": f"{tag} #mock chunks=5 disconnect_after=2 fault_model=resp-a",
-        "stream": True,
-    }
-    with http.stream("POST", "/v1/responses", json=body) as response:
-        raw = response.read().decode()
-        request_id = response.headers["x-request-id"]
-    names = [line[7:] for line in raw.splitlines() if line.startswith("event: ")]
-    assert names[-1] == "response.failed" and names.count("response.failed") == 1
-    assert "response.completed" not in names
-    (only,) = mock.requests(tag)
-    assert only["path"] == "/v1/responses"
-    record = gateway.completion(request_id)
-    assert (record.error_type, record.resumed) == ("upstream_disconnected", False)

@@ -18,8 +18,9 @@ What a stream sent and how its continuation is spliced depend on its wire, `ctx.
 track per wire): chat chunks (`Operation.CHAT`: chat completions, and the /v1/messages and
 /v1/responses streams a target serves through translation) and legacy completions chunks in
 `splice_openai.py`, Anthropic's own events (/v1/messages forwarded) in `splice_anthropic.py`.
-A continuation is asked only of targets that answer in the same wire. A stream forwarded in
-the Responses API's own events is not resumed: that API has no prefill (decisions.md).
+A continuation is asked only of targets that answer in the same wire, except for a stream
+forwarded in the Responses API's own events: that API has no prefill, so it is continued
+through chat and translated on (`splice_responses.py`).
 """
 
 from __future__ import annotations
@@ -31,26 +32,40 @@ from typing import Any, Protocol
 
 from ..config.schema import BackendConfig
 from ..errors import GatewayError, StreamBroken, StreamTotalTimeout, UpstreamDisconnected
-from ..providers.base import Chunk, Operation, Reply
+from ..providers.base import Chunk, Operation
 from ..routing.health import HealthBoard
 from ..routing.plan import attempt_order
 from ..routing.table import ModelTable, Route, Target
 from . import engine
 from .context import RequestContext
 from .endpoint import Prepare
-from .splice import Splice
+from .splice import Call, Splice
 from .splice_anthropic import MessagesTrack
 from .splice_openai import OpenAITrack
+from .splice_responses import ResponsesTrack
 
 
 class Track(Protocol):
     """What one wire's stream has sent, and how that wire continues it."""
 
     parts: list[str]  # the continued text sent to the client, in order
-    blocked: bool  # a tool call or reasoning went out: never resumed
-    finished: bool  # the answer's end went out: nothing left to continue
+
+    @property
+    def blocked(self) -> bool:
+        """A tool call or reasoning went out: never resumed."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """The answer's end went out: nothing left to continue."""
+        ...
 
     def note(self, obj: dict[str, Any]) -> None: ...
+
+    def call(self, prepare: Prepare, request: dict[str, Any], target: Target) -> Call | None:
+        """What `target` would be asked to continue (before the text is added), or None
+        when it cannot continue this stream (it would answer in another wire)."""
+        ...
 
     def body(
         self, config: BackendConfig, body: dict[str, Any], text: str
@@ -59,7 +74,8 @@ class Track(Protocol):
     def splice(self, prefix: str, tail: str, carried: Any) -> Splice: ...
 
 
-def _track(op: Operation | None, request: dict[str, Any]) -> Track | None:
+def _track(ctx: RequestContext, request: dict[str, Any]) -> Track | None:
+    op = ctx.op
     if op is Operation.CHAT:
         return OpenAITrack(completions=False)
     if op is Operation.COMPLETIONS:
@@ -70,7 +86,9 @@ def _track(op: Operation | None, request: dict[str, Any]) -> Track | None:
         return None
     if op is Operation.MESSAGES:
         return MessagesTrack()
-    return None  # Operation.RESPONSES: no prefill in the Responses API
+    if op is Operation.RESPONSES:
+        return ResponsesTrack(ctx)  # continued through chat: no prefill in that API
+    return None
 
 
 def resumer_for(
@@ -88,7 +106,7 @@ def resumer_for(
     n = request.get("n")
     if (n is not None and n != 1) or request.get("logprobs") or request.get("top_logprobs"):
         return None
-    track = _track(ctx.op, request)
+    track = _track(ctx, request)
     if track is None:
         return None
     return Resumer(ctx, table, route, request, prepare, board, track)
@@ -101,7 +119,6 @@ class Resumer:
         "_board",
         "_ctx",
         "_left",
-        "_op",
         "_prepare",
         "_request",
         "_route",
@@ -128,7 +145,6 @@ class Resumer:
         self._prepare = prepare
         self._board = board
         self._track = track
-        self._op = ctx.op  # the stream's wire: a continuation must answer in it too
         self._left = route.stream_resume_attempts
         self._splice: Splice | None = None
         # Set when output guardrails scan the stream: puts a continuation under the same
@@ -178,40 +194,39 @@ class Resumer:
         board.failed(broken.target)
         text = "".join(self._track.parts)
         ctx.carry_over(len(text.encode()))
-        for target, body in calls:
+        for target, (op, body) in calls:
             if self._left <= 0:
                 break
-            opened = await self._try(target, body, text)
+            opened = await self._try(target, op, body, text)
             if opened is not None:
                 return opened
         raise error
 
-    def _calls(self, broken: Target) -> list[tuple[Target, dict[str, Any]]]:
-        """The targets that can continue, with the body each would be sent: strategy order,
-        then fallbacks, without the target that just broke and those that would answer in
-        another wire; targets this request has not tried yet first (one that broke a moment
-        ago rarely does better)."""
+    def _calls(self, broken: Target) -> list[tuple[Target, Call]]:
+        """The targets that can continue, with the call each would be sent: strategy order,
+        then fallbacks, without the target that just broke and those that cannot continue
+        this wire (`Track.call`); targets this request has not tried yet first (one that
+        broke a moment ago rarely does better)."""
         tried = {(a.backend, a.model) for a in self._ctx.attempts}
         failed = (broken.backend, broken.model)
         calls = []
         for target in attempt_order(self._table, self._route, self._board):
             if (target.backend, target.model) == failed:
                 continue
-            call = self._prepare(self._request, target)
-            if call is not None and not isinstance(call, Reply) and call[0] is self._op:
-                calls.append((target, call[1]))
+            call = self._track.call(self._prepare, self._request, target)
+            if call is not None:
+                calls.append((target, call))
         return sorted(calls, key=lambda call: (call[0].backend, call[0].model) in tried)
 
     async def _try(
-        self, target: Target, body: dict[str, Any], text: str
+        self, target: Target, op: Operation, body: dict[str, Any], text: str
     ) -> engine.OpenedStream | None:
         body, prefix = self._track.body(target.provider.config, body, text)
         self._left -= 1
         ctx = self._ctx
         ctx.resumed = True
-        assert self._op is not None
         try:
-            opened = await engine.attempt(ctx, target, self._op, body, self._board)
+            opened = await engine.attempt(ctx, target, op, body, self._board)
         except GatewayError:
             return None  # recorded as a failed attempt; on to the next target
         assert isinstance(opened, engine.OpenedStream)

@@ -20,8 +20,23 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..providers.base import Chunk
+from ..providers.base import Chunk, Operation, Reply
 from ..record import Usage
+from ..routing.table import Target
+from .endpoint import Prepare
+
+Call = tuple[Operation, dict[str, Any]]
+
+
+def same_wire(
+    prepare: Prepare, request: dict[str, Any], target: Target, op: Operation
+) -> Call | None:
+    """What `target` would be asked for `request`, when it answers in `op`'s wire (a
+    continuation's events must be spliceable into the client's); else None."""
+    call = prepare(request, target)
+    if call is None or isinstance(call, Reply) or call[0] is not op:
+        return None
+    return call
 
 
 class Shape(Protocol):

@@ -22,10 +22,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..config.schema import BackendConfig
-from ..providers.base import Chunk
+from ..providers.base import Chunk, Operation
 from ..providers.continuation import continue_body
 from ..record import Usage
-from .splice import Splice, summed
+from ..routing.table import Target
+from .endpoint import Prepare
+from .splice import Call, Splice, same_wire, summed
 
 _BLOCKING_DELTAS = frozenset({"input_json_delta", "thinking_delta", "signature_delta"})
 
@@ -82,6 +84,9 @@ class MessagesTrack:
             kind == "message_delta" and (obj.get("delta") or {}).get("stop_reason")
         ):
             self.finished = True
+
+    def call(self, prepare: Prepare, request: dict[str, Any], target: Target) -> Call | None:
+        return same_wire(prepare, request, target, Operation.MESSAGES)
 
     def body(
         self, config: BackendConfig, body: dict[str, Any], text: str

@@ -15,10 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..config.schema import BackendConfig
-from ..providers.base import Chunk
+from ..providers.base import Chunk, Operation
 from ..providers.continuation import continue_body, continue_prompt
 from ..record import Usage
-from .splice import Splice, summed
+from ..routing.table import Target
+from .endpoint import Prepare
+from .splice import Call, Splice, same_wire, summed
 
 # The fields every chunk of one client stream shares (the stream's first chunk sets them).
 IDENT = ("id", "created", "model")
@@ -71,6 +73,10 @@ class OpenAITrack:
             self.parts.append(content)
         if any(delta.get(key) for key in _BLOCKING):
             self.blocked = True
+
+    def call(self, prepare: Prepare, request: dict[str, Any], target: Target) -> Call | None:
+        op = Operation.COMPLETIONS if self._completions else Operation.CHAT
+        return same_wire(prepare, request, target, op)
 
     def body(
         self, config: BackendConfig, body: dict[str, Any], text: str
