@@ -3,7 +3,8 @@
 Every target is a backend of its own pointing at the same mock, with its own upstream model
 name, so `#mock fault_model=rep-a` breaks a stream on the first target only. Targets are
 reached in a fixed order through fallbacks (resumable → resumable-b → resumable-c), never by
-a random strategy, so each test knows which target breaks and which continues. The `http`
+a random strategy, so each test knows which target breaks and which continues. The `claude*`
+models do the same with anthropic backends (Anthropic's own events on /v1/messages). The `http`
 and `client` fixtures of tests/conftest.py reach this gateway (it overrides `gateway`).
 """
 
@@ -33,6 +34,16 @@ def resume_config(mock_url: str, database_url: str) -> GatewayConfig:
             **extra,
         }
 
+    def claude(name: str) -> dict:
+        return {
+            "name": name,
+            "type": "anthropic",
+            "base_url": mock_url,
+            "api_key": UPSTREAM_KEY,
+            "max_retries": 0,
+            "cooldown": NEVER_COOL,
+        }
+
     def model(name: str, target: tuple[str, str], *fallbacks: str, **extra: object) -> dict:
         backend_name, upstream = target
         return {
@@ -53,14 +64,11 @@ def resume_config(mock_url: str, database_url: str) -> GatewayConfig:
                 backend("r3", first_token=1),
                 backend("slow", idle=0.5),
                 backend("vllm", continue_final_message=True),
-                {
-                    "name": "claude",
-                    "type": "anthropic",
-                    "base_url": mock_url,
-                    "api_key": UPSTREAM_KEY,
-                    "max_retries": 0,
-                    "cooldown": NEVER_COOL,
-                },
+                claude("claude"),
+                claude("claude2"),
+                claude("claude3"),
+                backend("native", responses="native"),
+                backend("native2", responses="native"),
             ],
             "models": [
                 model(
@@ -83,6 +91,26 @@ def resume_config(mock_url: str, database_url: str) -> GatewayConfig:
                 model(
                     "claude-first", ("claude", "claude-x"), "resumable-b", stream_resume_attempts=1
                 ),
+                # Anthropic's own events, continued on anthropic targets (splice_anthropic.py).
+                model(
+                    "claude-resumable",
+                    ("claude", "claude-x"),
+                    "claude-b",
+                    "claude-c",
+                    stream_resume_attempts=2,
+                    pricing=PRICE_A,
+                ),
+                model("claude-b", ("claude2", "claude-y"), pricing=PRICE_B),
+                model("claude-c", ("claude3", "claude-z")),
+                # Responses' own events: continued through chat (splice_responses.py).
+                model(
+                    "native-first",
+                    ("native", "resp-a"),
+                    "native-b",
+                    stream_resume_attempts=1,
+                    pricing=PRICE_A,
+                ),
+                model("native-b", ("native2", "resp-b")),
             ],
             "users": [{"name": "alice", "api_keys": [ALICE_KEY], "models": ["*"]}],
         }

@@ -254,18 +254,23 @@ def test_usage_and_cost_are_summed_over_the_tries(
     body = chat("resumable", text, stream_options={"include_usage": True})
     request_id, blocks = stream(http, body)
     reported = [c["usage"] for c in chunks(blocks) if c.get("usage")][-1]
-    # The continuation reports its own: the prefix counts as input (2 more words), 4 words out.
-    words_in = len(text.split())
-    assert reported["prompt_tokens"] == words_in + 2
-    assert reported["completion_tokens"] == 4
     record = gateway.completion(request_id)
     usage = record.usage
-    first_prompt = usage.prompt_tokens - reported["prompt_tokens"]
+    # The client's usage chunk is the sum over the tries, as the log row.
+    assert (reported["prompt_tokens"], reported["completion_tokens"]) == (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+    )
+    assert reported["total_tokens"] == usage.total_tokens
+    # The continuation's own: the prefix counts as input (2 more words), 4 words out.
+    words_in = len(text.split())
+    continuation_prompt = words_in + 2
+    first_prompt = usage.prompt_tokens - continuation_prompt
     assert first_prompt > 0  # the broken try's prompt, estimated (it reported no usage)
     assert usage.completion_tokens == 2 + 4  # the broken try's 2 chunks, then 4
     assert usage.estimated
     cost_a = (first_prompt * 1.0 + 2 * 2.0) / 1e6
-    cost_b = (reported["prompt_tokens"] * 10.0 + 4 * 20.0) / 1e6
+    cost_b = (continuation_prompt * 10.0 + 4 * 20.0) / 1e6
     assert record.cost_usd == pytest.approx(cost_a + cost_b)
 
 

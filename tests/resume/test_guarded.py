@@ -56,3 +56,18 @@ def test_a_match_split_across_the_break_is_blocked(guarded: httpx.Client, tag: s
 def test_a_continuation_that_matches_nothing_is_stitched(guarded: httpx.Client, tag: str) -> None:
     blocks = blocks_of(guarded, f"{tag} #mock chunks=3 disconnect_after=1 fault_model=rep-a")
     assert_one_answer(blocks, words(0, 3))
+
+
+def test_a_native_responses_stream_continued_through_chat_is_still_scanned(
+    guarded: httpx.Client, tag: str
+) -> None:
+    # "w0 w1 w2 w3 " as Responses events, then the chat continuation starts with "w4 ".
+    text = f"{tag} #mock chunks=8 disconnect_after=4 fault_model=resp-a"
+    body = {"model": "native-first", "input": text, "stream": True}
+    with guarded.stream("POST", "/v1/responses", json=body) as response:
+        raw = response.read().decode()
+    events = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: ")]
+    assert events[-1]["type"] == "response.failed"
+    assert "content_filter" in events[-1]["response"]["error"]["message"]
+    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert "".join(deltas) == words(0, 4)

@@ -74,6 +74,12 @@ class StreamWindow:
         self._texts_of = _CHUNK_TEXTS.get(operation)
         self._tails: dict[int, str] = {}
 
+    def read_as(self, operation: str) -> None:
+        """Go on with chunks of another operation's shape (a /v1/responses stream continued
+        through chat, SPEC 4.9). Each wire's first text lane is 0, so the tails carry over
+        and a match split across the switch is still caught."""
+        self._texts_of = _CHUNK_TEXTS.get(operation)
+
     def feed(self, obj: dict[str, Any]) -> None:
         if self._texts_of is None:
             return

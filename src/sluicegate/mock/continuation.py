@@ -1,8 +1,10 @@
 """The mock as a continuing server (for resume tests, SPEC 4.9), as pure functions (no I/O).
 
-A request whose last message is the assistant's text (OpenAI chat, or Anthropic prefill) is a
-continuation: the mock answers the words that follow it, numbering on from the words already
-there (`w0 w1 w2` → `w3 ...` up to `chunks`). Keys of the directive for it:
+A request whose last message is the assistant's text (OpenAI chat, or Anthropic prefill), or a
+legacy completions prompt with text on the lines after its directive line (the gateway appends
+the text so far to the prompt), is a continuation: the mock answers the words that follow it,
+numbering on from the words already there (`w0 w1 w2` → `w3 ...` up to `chunks`). Keys of
+the directive for it:
 
     fault_model=A[,B]    the faults hit only requests for these upstream models; others are
                          answered without them (one request breaks on its first target and is
@@ -20,11 +22,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .directives import Directive, content_text
+from .directives import MARKER, Directive, content_text
 
 
 def prefix_of(body: dict[str, Any]) -> str | None:
-    """The text of the last message when it is the assistant's, else None."""
+    """The text of the last message when it is the assistant's (or what follows a completions
+    prompt's directive line), else None."""
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        marker = prompt.find(MARKER)
+        newline = prompt.find("\n", marker) if marker >= 0 else -1
+        return (prompt[newline + 1 :] or None) if newline >= 0 else None
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
         return None

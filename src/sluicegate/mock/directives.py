@@ -352,10 +352,10 @@ def completion_stream(d: Directive, meta: Meta) -> tuple[list[bytes], list[bytes
         choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
         return _event({**envelope, "choices": [choice]})
 
-    content = [chunk(f"w{i} ", None) for i in range(d.chunks)]
+    content = [chunk(text, None) for text in continued_words(d)]
     tail = [chunk("", "stop")]
     if meta.include_usage:
-        tail.append(_event({**envelope, "choices": [], "usage": _usage(meta, d.chunks)}))
+        tail.append(_event({**envelope, "choices": [], "usage": _usage(meta, len(content))}))
     tail.append(_DONE)
     return content, tail
 

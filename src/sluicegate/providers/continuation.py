@@ -7,6 +7,9 @@ continues: a chat body plus the text the client already has as the last assistan
     anthropic                   assistant turn last = prefill (translate.anthropic keeps it);
                                 trailing whitespace stripped, which the API refuses in one
     others                      assistant message last (best effort)
+    legacy completions          the prompt + the text (a prompt has no messages)
+    Anthropic's own Messages    assistant turn last = prefill, as for chat (`continue_body`
+      body (/v1/messages)       takes either: both have `messages`)
 
 Knows nothing of the gateway: the caller gives the chat body it would send this target and
 gets back the body to send and the prefix the target was given (a prefix of `text`).
@@ -35,3 +38,11 @@ def continue_body(
         out["continue_final_message"] = True
         out["add_generation_prompt"] = False
     return out, prefix
+
+
+def continue_prompt(body: dict[str, Any], text: str) -> tuple[dict[str, Any], str]:
+    """A legacy completions `body` asked to continue `text`: the prompt with the text after
+    it (the caller resumes only a string prompt), and the prefix it was given (all of it)."""
+    if not text:
+        return body, ""
+    return {**body, "prompt": str(body.get("prompt", "")) + text}, text

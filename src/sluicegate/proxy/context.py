@@ -55,6 +55,7 @@ class RequestContext:
         "upstream_headers",
         "upstream_seconds",
         "usage",
+        "usage_summed",
     )
 
     def __init__(self, request_id: str, path: str, client_ip: str | None) -> None:
@@ -102,9 +103,12 @@ class RequestContext:
         self.chunks_seen = 0
         self.reply_chars = 0
         # Resume (SPEC 4.9): a continuation was asked for; usage and cost of the tries the
-        # stream broke on, added to the last try's in `completion()`.
+        # stream broke on, added to the last try's in `completion()`. With `usage_summed`,
+        # a continuation's reported `usage` already includes `carried` (the client sees the
+        # sum: `splice.summed`), so it is taken off again before pricing the last try.
         self.resumed = False
         self.carried: tuple[Usage, float] | None = None
+        self.usage_summed = False
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -168,15 +172,29 @@ class RequestContext:
         """A broken stream goes on elsewhere: keep the broken try's usage and cost (at its
         target's prices) and count the continuation afresh; its prompt is the request plus
         the `prefix_bytes` of text it is asked to continue."""
+        raw = self.usage
+        partial = bool(raw) and self.chunks_seen > _count(raw or {}, "completion_tokens")
+        if partial:
+            # Reported at the stream's start (Anthropic's message_start): its input is exact,
+            # its output only what had been counted then; the chunks sent say more.
+            self.usage = {**(raw or {}), "completion_tokens": self.chunks_seen, "total_tokens": 0}
         usage, cost = self._usage_and_cost()
+        if partial:
+            usage = Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, True)
         self.carried = (usage, cost) if self.carried is None else _plus(self.carried, usage, cost)
         self.usage = None
+        self.usage_summed = False
         self.chunks_seen = 0
         self.request_bytes += prefix_bytes
 
     def _usage_and_cost(self) -> tuple[Usage, float]:
         """The current try's usage (reported or estimated) and its cost at its target's prices."""
-        usage = _usage(self.usage) if self.usage else self._estimated_usage()
+        if self.usage:
+            usage = _usage(self.usage)
+            if self.usage_summed and self.carried is not None:
+                usage = _minus(usage, self.carried[0])
+        else:
+            usage = self._estimated_usage()
         cost = 0.0
         target = self.target
         if target is not None:
@@ -205,6 +223,14 @@ def _count(raw: dict[str, object], name: str) -> int:
 def _usage(raw: dict[str, object]) -> Usage:
     prompt, completion = _count(raw, "prompt_tokens"), _count(raw, "completion_tokens")
     return Usage(prompt, completion, _count(raw, "total_tokens") or prompt + completion)
+
+
+def _minus(usage: Usage, before: Usage) -> Usage:
+    """A continuation's own usage, from the sum over the tries it reported to the client."""
+    prompt = max(0, usage.prompt_tokens - before.prompt_tokens)
+    completion = max(0, usage.completion_tokens - before.completion_tokens)
+    total = max(0, usage.total_tokens - before.total_tokens)
+    return Usage(prompt, completion, total or prompt + completion)
 
 
 def _plus(carried: tuple[Usage, float], usage: Usage, cost: float) -> tuple[Usage, float]:

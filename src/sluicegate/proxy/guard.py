@@ -84,15 +84,19 @@ async def _under(opened: OpenedStream, window: StreamWindow, acted: list[str]) -
 
 
 def continuing(
-    opened: OpenedStream,
+    ctx: RequestContext, opened: OpenedStream
 ) -> Callable[[OpenedStream], Awaitable[OpenedStream]] | None:
     """For a resumed stream (SPEC 4.9): what puts each continuation under `opened`'s window,
-    so a match split across the break is still caught; None when `opened` is not scanned."""
+    so a match split across the break is still caught; None when `opened` is not scanned.
+    The window reads the continuation's chunks in their own shape (`ctx.op`, which may differ
+    from the broken stream's: a native Responses stream is continued through chat)."""
     guarded = opened.stream
     if not isinstance(guarded, GuardedStream):
         return None
 
     async def wrap(continuation: OpenedStream) -> OpenedStream:
+        if ctx.op is not None:
+            guarded._window.read_as(ctx.op.value)
         return await _under(continuation, guarded._window, guarded._acted)
 
     return wrap

@@ -107,7 +107,7 @@ async def handle(
                     result = await guard.check_stream(ctx, plan, result)
                 resumer = resumer_for(ctx, table, route, request, endpoint.prepare, state.health)
                 if resumer is not None and plan is not None:
-                    resumer.rewrap = guard.continuing(result)
+                    resumer.rewrap = guard.continuing(ctx, result)
                 keepalive = state.keepalive_seconds
                 await relay(ctx, result, send, endpoint, keepalive, watcher.stop, resumer)
         except GatewayError as exc:

@@ -107,9 +107,9 @@ def _frame(event: dict[str, Any], data: bytes | None = None) -> bytes:
 
 
 def encode_chunks(ctx: RequestContext, chunks: list[Chunk]) -> bytes:
-    ctx.chunks_seen += len(chunks)
     if ctx.op is Operation.MESSAGES:
         return _pass_through(ctx, chunks)
+    ctx.chunks_seen += len(chunks)
     translator = ctx.stream_state
     if translator is None:
         translator = ctx.stream_state = ChunksToEvents(None)
@@ -125,11 +125,14 @@ def encode_chunks(ctx: RequestContext, chunks: list[Chunk]) -> bytes:
 
 
 def _pass_through(ctx: RequestContext, chunks: list[Chunk]) -> bytes:
-    """Anthropic events as received; usage from message_start and message_delta."""
+    """Anthropic events as received; usage from message_start and message_delta. Only the
+    content deltas count as chunks seen (what estimates a broken stream's output)."""
     out = []
     for chunk in chunks:
         obj = chunk.obj
         kind = obj.get("type")
+        if kind == "content_block_delta":
+            ctx.chunks_seen += 1
         if kind == "message_start" or kind == "message_delta":
             holder = obj.get("message") if kind == "message_start" else obj
             usage = holder.get("usage") if isinstance(holder, dict) else None

@@ -14,9 +14,13 @@ target when it breaks.
                 ok  ─► a new Splice (same id, no role, overlap trimmed); the relay goes on
             nothing left ─► the break is raised again: SPEC 4.4's one error event
 
-Only chat-shaped upstream streams are resumed (`Operation.CHAT`: chat completions, and the
-/v1/messages and /v1/responses streams a target serves through translation); a stream
-forwarded in Anthropic's or the Responses API's own events is not.
+What a stream sent and how its continuation is spliced depend on its wire, `ctx.op` (a
+track per wire): chat chunks (`Operation.CHAT`: chat completions, and the /v1/messages and
+/v1/responses streams a target serves through translation) and legacy completions chunks in
+`splice_openai.py`, Anthropic's own events (/v1/messages forwarded) in `splice_anthropic.py`.
+A continuation is asked only of targets that answer in the same wire, except for a stream
+forwarded in the Responses API's own events: that API has no prefill, so it is continued
+through chat and translated on (`splice_responses.py`).
 """
 
 from __future__ import annotations
@@ -24,18 +28,67 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
+from ..config.schema import BackendConfig
 from ..errors import GatewayError, StreamBroken, StreamTotalTimeout, UpstreamDisconnected
-from ..providers.base import Chunk, Operation, Reply
-from ..providers.continuation import continue_body
+from ..providers.base import Chunk, Operation
 from ..routing.health import HealthBoard
 from ..routing.plan import attempt_order
 from ..routing.table import ModelTable, Route, Target
 from . import engine
 from .context import RequestContext
 from .endpoint import Prepare
-from .splice import IDENT, Splice, choice_delta
+from .splice import Call, Splice
+from .splice_anthropic import MessagesTrack
+from .splice_openai import OpenAITrack
+from .splice_responses import ResponsesTrack
+
+
+class Track(Protocol):
+    """What one wire's stream has sent, and how that wire continues it."""
+
+    parts: list[str]  # the continued text sent to the client, in order
+
+    @property
+    def blocked(self) -> bool:
+        """A tool call or reasoning went out: never resumed."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """The answer's end went out: nothing left to continue."""
+        ...
+
+    def note(self, obj: dict[str, Any]) -> None: ...
+
+    def call(self, prepare: Prepare, request: dict[str, Any], target: Target) -> Call | None:
+        """What `target` would be asked to continue (before the text is added), or None
+        when it cannot continue this stream (it would answer in another wire)."""
+        ...
+
+    def body(
+        self, config: BackendConfig, body: dict[str, Any], text: str
+    ) -> tuple[dict[str, Any], str]: ...
+
+    def splice(self, prefix: str, tail: str, carried: Any) -> Splice: ...
+
+
+def _track(ctx: RequestContext, request: dict[str, Any]) -> Track | None:
+    op = ctx.op
+    if op is Operation.CHAT:
+        return OpenAITrack(completions=False)
+    if op is Operation.COMPLETIONS:
+        # A batch or token prompt, or `echo` (the prompt repeated in the answer), cannot be
+        # continued by appending text to the prompt.
+        if isinstance(request.get("prompt"), str) and not request.get("echo"):
+            return OpenAITrack(completions=True)
+        return None
+    if op is Operation.MESSAGES:
+        return MessagesTrack()
+    if op is Operation.RESPONSES:
+        return ResponsesTrack(ctx)  # continued through chat: no prefill in that API
+    return None
 
 
 def resumer_for(
@@ -53,25 +106,25 @@ def resumer_for(
     n = request.get("n")
     if (n is not None and n != 1) or request.get("logprobs") or request.get("top_logprobs"):
         return None
-    return Resumer(ctx, table, route, request, prepare, board)
+    track = _track(ctx, request)
+    if track is None:
+        return None
+    return Resumer(ctx, table, route, request, prepare, board, track)
 
 
 class Resumer:
     """One streamed request's resume state; `feed` is on the relay's hot path (resume on)."""
 
     __slots__ = (
-        "_blocked",
         "_board",
         "_ctx",
-        "_finished",
-        "_ident",
         "_left",
-        "_parts",
         "_prepare",
         "_request",
         "_route",
         "_splice",
         "_table",
+        "_track",
         "rewrap",
     )
 
@@ -83,6 +136,7 @@ class Resumer:
         request: dict[str, Any],
         prepare: Prepare,
         board: HealthBoard,
+        track: Track,
     ) -> None:
         self._ctx = ctx
         self._table = table
@@ -90,11 +144,8 @@ class Resumer:
         self._request = request
         self._prepare = prepare
         self._board = board
+        self._track = track
         self._left = route.stream_resume_attempts
-        self._parts: list[str] = []  # content text sent to the client, in order
-        self._blocked = False  # a tool call or reasoning went out: never resumed
-        self._finished = False  # a finish_reason went out: nothing left to continue
-        self._ident: dict[str, Any] = {}
         self._splice: Splice | None = None
         # Set when output guardrails scan the stream: puts a continuation under the same
         # window (`guard.continuing`), so the stitched answer is checked as one text.
@@ -104,8 +155,9 @@ class Resumer:
         """The chunks to send for one upstream batch (spliced once a continuation runs)."""
         if self._splice is not None:
             chunks = self._splice.feed(chunks)
+        note = self._track.note
         for chunk in chunks:
-            self._note(chunk.obj)
+            note(chunk.obj)
         return chunks
 
     def flush(self) -> list[Chunk]:
@@ -114,34 +166,14 @@ class Resumer:
             return []
         chunks = self._splice.flush()
         for chunk in chunks:
-            self._note(chunk.obj)
+            self._track.note(chunk.obj)
         return chunks
 
-    def _note(self, obj: dict[str, Any]) -> None:
-        if not self._ident:
-            self._ident = {key: obj[key] for key in IDENT if key in obj}
-        choice, delta = choice_delta(obj)
-        if choice is None:
-            return
-        if choice.get("finish_reason") is not None:
-            self._finished = True
-        if delta is None:
-            return
-        content = delta.get("content")
-        if isinstance(content, str) and content:
-            self._parts.append(content)
-        if (
-            delta.get("tool_calls")
-            or delta.get("function_call")
-            or delta.get("reasoning")
-            or delta.get("reasoning_content")
-        ):
-            self._blocked = True
-
     def _resumable(self, error: StreamBroken) -> bool:
-        if self._left <= 0 or self._blocked or self._finished:
+        track = self._track
+        if self._left <= 0 or track.blocked or track.finished:
             return False
-        if self._ctx.op is not Operation.CHAT or isinstance(error, StreamTotalTimeout):
+        if isinstance(error, StreamTotalTimeout):
             return False
         return not isinstance(error, UpstreamDisconnected) or error.resumable
 
@@ -154,51 +186,55 @@ class Resumer:
             raise error
         calls = self._calls(broken.target)
         if not calls:
-            raise error  # no other target can continue a chat stream
+            raise error  # no other target can continue a stream of this wire
         with contextlib.suppress(Exception):  # stop the broken upstream at once
             await broken.stream.aclose()
         board = self._board
         board.released(broken.target)
         board.failed(broken.target)
-        text = "".join(self._parts)
+        text = "".join(self._track.parts)
         ctx.carry_over(len(text.encode()))
-        for target, body in calls:
+        for target, (op, body) in calls:
             if self._left <= 0:
                 break
-            opened = await self._try(target, body, text)
+            opened = await self._try(target, op, body, text)
             if opened is not None:
                 return opened
         raise error
 
-    def _calls(self, broken: Target) -> list[tuple[Target, dict[str, Any]]]:
-        """The targets that can continue, with the chat body each would be sent: strategy
-        order, then fallbacks, without the target that just broke; targets this request has
-        not tried yet first (one that broke a moment ago rarely does better)."""
+    def _calls(self, broken: Target) -> list[tuple[Target, Call]]:
+        """The targets that can continue, with the call each would be sent: strategy order,
+        then fallbacks, without the target that just broke and those that cannot continue
+        this wire (`Track.call`); targets this request has not tried yet first (one that
+        broke a moment ago rarely does better)."""
         tried = {(a.backend, a.model) for a in self._ctx.attempts}
         failed = (broken.backend, broken.model)
         calls = []
         for target in attempt_order(self._table, self._route, self._board):
             if (target.backend, target.model) == failed:
                 continue
-            call = self._prepare(self._request, target)
-            if call is not None and not isinstance(call, Reply) and call[0] is Operation.CHAT:
-                calls.append((target, call[1]))
+            call = self._track.call(self._prepare, self._request, target)
+            if call is not None:
+                calls.append((target, call))
         return sorted(calls, key=lambda call: (call[0].backend, call[0].model) in tried)
 
     async def _try(
-        self, target: Target, body: dict[str, Any], text: str
+        self, target: Target, op: Operation, body: dict[str, Any], text: str
     ) -> engine.OpenedStream | None:
-        body, prefix = continue_body(target.provider.config, body, text)
+        body, prefix = self._track.body(target.provider.config, body, text)
         self._left -= 1
-        self._ctx.resumed = True
+        ctx = self._ctx
+        ctx.resumed = True
         try:
-            opened = await engine.attempt(self._ctx, target, Operation.CHAT, body, self._board)
+            opened = await engine.attempt(ctx, target, op, body, self._board)
         except GatewayError:
             return None  # recorded as a failed attempt; on to the next target
         assert isinstance(opened, engine.OpenedStream)
         if self.rewrap is not None:
             opened = await self.rewrap(opened)  # raises ContentFiltered: not resumed further
-        self._splice = Splice(self._ident, prefix, text[len(prefix) :])
+        carried = ctx.carried[0] if ctx.carried is not None else None
+        self._splice = self._track.splice(prefix, text[len(prefix) :], carried)
+        ctx.usage_summed = True  # a usage report the client sees includes `carried`
         return opened
 
 

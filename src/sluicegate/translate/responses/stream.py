@@ -79,6 +79,25 @@ class ChunksToEvents:
         self._finish: str | None = None
         self.usage: dict[str, Any] | None = None
 
+    @classmethod
+    def continuing(
+        cls, rid: str, model: Any, created: Any, seq: int, item_id: str | None, text: str
+    ) -> ChunksToEvents:
+        """A translator that goes on from a stream the client got in the Responses API's own
+        events (a native stream continued through chat, SPEC 4.9): that response's id and
+        numbering, and its open message item (output index 0) with the text it has."""
+        translator = cls(model)
+        translator._rid = rid
+        if isinstance(created, int):
+            translator._created = created
+        translator._seq = seq
+        if item_id is not None:
+            item = _Item("message", item_id)
+            item.pieces.append(text)
+            translator._items.append(item)
+            translator._open = 0
+        return translator
+
     @property
     def started(self) -> bool:
         return self._rid is not None
