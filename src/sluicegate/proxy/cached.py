@@ -2,7 +2,8 @@
 
     request ─► auth, permission, before hooks (limits count every request, hits too)
             ─► lookup ─┬─ hit ──────► replay the stored bytes (JSON, or SSE ending like the
-                       │              original: `[DONE]`, usage event only if asked)
+                       │              original: `[DONE]`, usage event only if asked); an
+                       │              entry of the other kind converted first (cache.convert)
                        └─ miss/bypass ► upstream as usual; every byte sent is also recorded
             ─► request end: finished cleanly, 200, no error event? ─► store (unless no-store)
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..cache.convert import convert
 from ..cache.entry import Entry
 from ..cache.key import cache_key
 from ..cache.recorder import Recorder
@@ -93,13 +95,15 @@ class ProxyCache:
         if self.per_user:
             owner = principal.user_id or ("<master>" if principal.is_master else principal.key_id)
         variant = "reasoning" if principal.copy_reasoning else ""
-        key = cache_key(owner, path, ctx.model, ctx.stream, variant, request)
+        key = cache_key(owner, path, ctx.model, variant, request)
         if not no_cache:
             try:
                 entry = await self.store.get(key)
             except CacheUnavailable:
                 return False  # bypass: answered without the cache, nothing stored
-            if entry is not None and entry.stream == ctx.stream:
+            if entry is not None and entry.stream != ctx.stream:
+                entry = convert(path, entry, ctx.stream)
+            if entry is not None:
                 ticket.status = HIT
                 await _replay(ctx, entry, send)
                 return True
