@@ -15,6 +15,7 @@ import pytest
 
 from sluicegate.cache.entry import Entry
 from sluicegate.cache.memory import MemoryCacheStore
+from sluicegate.proxy.cached import INLINE_CONVERT_BYTES
 from support import MockUpstream, RunningGateway
 
 from .harness import HEADER, chat, sse_data
@@ -213,3 +214,17 @@ def test_an_entry_that_cannot_be_converted_is_a_miss(
     assert len(mock.requests(tag)) == 2
     again = ch.post(CHAT, json=body)
     assert again.headers[HEADER] == "hit" and again.json()["choices"][0]["message"]["content"]
+
+
+def test_a_large_stored_stream_serves_json(ch: httpx.Client, mock: MockUpstream, tag: str) -> None:
+    """Over INLINE_CONVERT_BYTES the conversion runs in a worker thread: same answer."""
+    body = chat(f"{tag} #mock chunks=12 pad=2000", stream=True)
+    first = ch.post(CHAT, json=body)
+    assert len(first.content) > INLINE_CONVERT_BYTES
+    text = "".join(
+        json.loads(d)["choices"][0]["delta"].get("content") or "" for d in sse_data(first.text)[:-1]
+    )
+    hit = ch.post(CHAT, json={**body, "stream": False})
+    assert (hit.status_code, hit.headers[HEADER]) == (200, "hit")
+    assert hit.json()["choices"][0]["message"]["content"] == text
+    assert len(text) > 12 * 2000 and len(mock.requests(tag)) == 1

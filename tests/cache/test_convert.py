@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from sluicegate.cache.convert import convert
-from sluicegate.cache.convert.frames import PIECE_CHARS
+from sluicegate.cache.convert.frames import MAX_PIECES, PIECE_CHARS, pieces
 from sluicegate.cache.entry import Entry
 
 from .harness import sse_data, sse_events
@@ -162,3 +162,11 @@ def test_what_cannot_be_converted_is_none() -> None:
     assert convert("/responses", Entry(True, no_final), False) is None
     same = stored({"id": "x"})
     assert convert("/chat/completions", same, False) is same
+
+
+def test_a_long_text_is_cut_in_at_most_max_pieces() -> None:
+    assert pieces("x" * PIECE_CHARS * 3) == ["x" * PIECE_CHARS] * 3
+    long = "y" * (PIECE_CHARS * MAX_PIECES * 10 + 1)
+    cut = pieces(long)
+    assert len(cut) <= MAX_PIECES and "".join(cut) == long
+    assert pieces("") == pieces(None) == []

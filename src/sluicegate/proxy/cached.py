@@ -15,6 +15,7 @@ are not coalesced (docs/decisions.md): each calls the upstream and the last to f
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ..cache.convert import convert
@@ -35,6 +36,9 @@ HEADER = b"x-sluicegate-cache"
 HIT, MISS, BYPASS = "hit", "miss", "bypass"
 # Front doors whose answers are never cached: counting tokens costs nothing upstream.
 _UNCACHED = ("/messages/count_tokens",)
+# Entries up to this size are converted inline (well under a millisecond); larger ones in a
+# worker thread.
+INLINE_CONVERT_BYTES = 16 * 1024
 
 
 class CacheTicket:
@@ -102,7 +106,7 @@ class ProxyCache:
             except CacheUnavailable:
                 return False  # bypass: answered without the cache, nothing stored
             if entry is not None and entry.stream != ctx.stream:
-                entry = convert(path, entry, ctx.stream)
+                entry = await _converted(path, entry, ctx.stream)
             if entry is not None:
                 ticket.status = HIT
                 await _replay(ctx, entry, send)
@@ -128,6 +132,14 @@ class ProxyCache:
 
     async def close(self) -> None:
         await self.store.close()
+
+
+async def _converted(path: str, entry: Entry, stream: bool) -> Entry | None:
+    """`entry` for a request of the other kind; a large one converted in a worker thread, so
+    that folding thousands of stored events does not hold up the event loop's other requests."""
+    if entry.size <= INLINE_CONVERT_BYTES:
+        return convert(path, entry, stream)
+    return await asyncio.to_thread(convert, path, entry, stream)
 
 
 async def _replay(ctx: RequestContext, entry: Entry, send: Send) -> None:

@@ -45,9 +45,9 @@ def fold_chat(chunks: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[s
 
 def _fold_choice(choices: dict[int, dict[str, Any]], choice: dict[str, Any]) -> None:
     index = choice.get("index", 0) if isinstance(choice.get("index"), int) else 0
-    state = choices.setdefault(
-        index,
-        {
+    state = choices.get(index)
+    if state is None:
+        state = choices[index] = {
             "index": index,
             "role": None,
             "content": [],
@@ -56,8 +56,7 @@ def _fold_choice(choices: dict[int, dict[str, Any]], choice: dict[str, Any]) -> 
             "refusal": [],
             "tools": {},
             "finish_reason": None,
-        },
-    )
+        }
     delta = choice.get("delta")
     if not isinstance(delta, dict):
         delta = {"content": choice.get("text")} if "text" in choice else {}
@@ -66,8 +65,9 @@ def _fold_choice(choices: dict[int, dict[str, Any]], choice: dict[str, Any]) -> 
     if isinstance(delta.get("content"), str):
         state["content"].append(delta["content"])
     for key in _TEXTS:
-        if isinstance(delta.get(key), str):
-            state[key].append(delta[key])
+        text = delta.get(key)
+        if isinstance(text, str):
+            state[key].append(text)
     for call in delta.get("tool_calls") or []:
         if isinstance(call, dict):
             _fold_tool_call(state["tools"], call)
@@ -77,15 +77,14 @@ def _fold_choice(choices: dict[int, dict[str, Any]], choice: dict[str, Any]) -> 
 
 def _fold_tool_call(tools: dict[int, dict[str, Any]], call: dict[str, Any]) -> None:
     index = call.get("index", len(tools)) if isinstance(call.get("index"), int) else len(tools)
-    entry = tools.setdefault(
-        index,
-        {
+    entry = tools.get(index)
+    if entry is None:
+        entry = tools[index] = {
             "index": index,
             "id": None,
             "type": "function",
             "function": {"name": None, "arguments": []},
-        },
-    )
+        }
     if call.get("id"):
         entry["id"] = call["id"]
     if call.get("type"):

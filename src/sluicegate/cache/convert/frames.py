@@ -10,8 +10,11 @@ import orjson
 from ...providers.sse import SSEDecoder, encode_data
 
 # A converted stream sends text in pieces of this many characters: a few events per answer
-# (clients that render as they read still see a stream), not one per character.
+# (clients that render as they read still see a stream), not one per character. A text longer
+# than MAX_PIECES pieces is cut in MAX_PIECES larger ones, so that the work of converting a
+# large answer stays bounded by its size, not by the number of events.
 PIECE_CHARS = 64
+MAX_PIECES = 64
 
 
 def objects(body: bytes) -> list[dict[str, Any]]:
@@ -37,7 +40,9 @@ def named_frame(obj: dict[str, Any]) -> bytes:
 
 
 def pieces(text: Any) -> list[str]:
-    """`text` cut into PIECE_CHARS-character pieces (none for an empty or absent text)."""
+    """`text` cut into PIECE_CHARS-character pieces, at most MAX_PIECES (none for an empty or
+    absent text)."""
     if not isinstance(text, str):
         return []
-    return [text[i : i + PIECE_CHARS] for i in range(0, len(text), PIECE_CHARS)]
+    size = max(PIECE_CHARS, -(-len(text) // MAX_PIECES))
+    return [text[i : i + size] for i in range(0, len(text), size)]
