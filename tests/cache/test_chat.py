@@ -140,10 +140,12 @@ def test_detail_logged_hit_keeps_its_bodies(cgw: RunningGateway, tag: str) -> No
         body = chat(f"{tag} #mock chunks=2", stream=True)
         scribe.post("/v1/chat/completions", json=body)
         hit = scribe.post("/v1/chat/completions", json=body)
-    assert hit.headers[HEADER] == "hit"
+        converted = scribe.post("/v1/chat/completions", json={**body, "stream": False})
+    assert hit.headers[HEADER] == converted.headers[HEADER] == "hit"
     row = cgw.completion(hit.headers["x-request-id"])
     assert row.detail_logged and tag in (row.request_body or "")
     assert row.response_body == hit.text
+    assert cgw.completion(converted.headers["x-request-id"]).response_body == converted.text
 
 
 def test_cache_off_sends_no_header(http: httpx.Client, tag: str) -> None:
