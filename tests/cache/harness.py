@@ -1,9 +1,11 @@
 """Gateways with the response cache on, over the session mock: the session gateway's backends,
-models and users (tests/conftest.py), an `anthropic` backend for /v1/messages, and users whose
-limits show what a hit is charged. Plus small helpers to read an answer's cache header."""
+models and users (tests/conftest.py), an `anthropic` backend for /v1/messages (model `claude`),
+an openai backend with `responses: native` (model `native`), and users whose limits show what
+a hit is charged. Plus small helpers to read an answer's cache header."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,17 @@ def cache_config(
         "max_retries": 0,
         "cooldown": NEVER_COOL,
     }
+    native = {
+        "name": "native",
+        "type": "openai",
+        "base_url": mock_url + "/v1",
+        "api_key": UPSTREAM_KEY,
+        "responses": "native",
+        "max_retries": 0,
+        "cooldown": NEVER_COOL,
+    }
     target = {"backend": "claude", "model": "claude-x"}
+    native_model = {"name": "native", "targets": [{"backend": "native", "model": "mock-model"}]}
     users = [
         {"name": "rpm-capped", "api_keys": [RPM_KEY], "models": ["*"], "rpm": 3},
         {"name": "tpm-capped", "api_keys": [TPM_KEY], "models": ["*"], "tpm": 10},
@@ -42,8 +54,8 @@ def cache_config(
     return GatewayConfig.model_validate(
         {
             **base,
-            "backends": [*base["backends"], claude],
-            "models": [*base["models"], {"name": "claude", "targets": [target]}],
+            "backends": [*base["backends"], claude, native],
+            "models": [*base["models"], {"name": "claude", "targets": [target]}, native_model],
             "users": [*base["users"], *users],
             "redis": {"url": redis_url},
             "cache": {"mode": "memory", **cache},
@@ -58,6 +70,12 @@ def chat(text: str, **extra: Any) -> dict[str, Any]:
 def sse_data(raw: str) -> list[str]:
     """The `data:` payloads of an SSE body, in order."""
     return re.findall(r"^data: (.*)$", raw, flags=re.M)
+
+
+def sse_events(raw: str) -> list[tuple[str, dict[str, Any]]]:
+    """The (event name, data object) pairs of an SSE body with `event:` lines."""
+    pairs = re.findall(r"^event: (.*)\ndata: (.*)$", raw, flags=re.M)
+    return [(name, json.loads(data)) for name, data in pairs]
 
 
 def metric(client: httpx.Client, result: str) -> float:

@@ -89,16 +89,15 @@ def test_usage_chunk_only_when_the_client_asks(
     assert (hit.usage.completion_tokens, hit.cost_usd, hit.stream) == (2, 0.0, True)
 
 
-def test_stream_and_non_stream_are_stored_apart(
+def test_stream_and_non_stream_share_one_entry(
     ch: httpx.Client, mock: MockUpstream, tag: str
 ) -> None:
     body = chat(f"{tag} #mock chunks=2")
     assert ch.post("/v1/chat/completions", json=body).headers[HEADER] == "miss"
     streamed = ch.post("/v1/chat/completions", json={**body, "stream": True})
-    assert streamed.headers[HEADER] == "miss"
-    assert ch.post("/v1/chat/completions", json={**body, "stream": True}).headers[HEADER] == "hit"
+    assert streamed.headers[HEADER] == "hit"  # served from the JSON answer (test_across_chat)
     assert ch.post("/v1/chat/completions", json=body).headers[HEADER] == "hit"
-    assert len(mock.requests(tag)) == 2
+    assert len(mock.requests(tag)) == 1
 
 
 def test_openai_sdk_hits_stream_and_not(cgw: RunningGateway, mock: MockUpstream, tag: str) -> None:
@@ -118,7 +117,7 @@ def test_openai_sdk_hits_stream_and_not(cgw: RunningGateway, mock: MockUpstream,
         texts.append("".join(c.choices[0].delta.content or "" for c in chunks if c.choices))
         assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
     assert texts == ["w0 w1 w2 ", "w0 w1 w2 "]
-    assert len(mock.requests(tag)) == 2  # one non-stream, one stream
+    assert len(mock.requests(tag)) == 1  # the streams are served from the JSON answer
 
 
 def test_completions_and_embeddings_hit(ch: httpx.Client, mock: MockUpstream, tag: str) -> None:
@@ -141,10 +140,12 @@ def test_detail_logged_hit_keeps_its_bodies(cgw: RunningGateway, tag: str) -> No
         body = chat(f"{tag} #mock chunks=2", stream=True)
         scribe.post("/v1/chat/completions", json=body)
         hit = scribe.post("/v1/chat/completions", json=body)
-    assert hit.headers[HEADER] == "hit"
+        converted = scribe.post("/v1/chat/completions", json={**body, "stream": False})
+    assert hit.headers[HEADER] == converted.headers[HEADER] == "hit"
     row = cgw.completion(hit.headers["x-request-id"])
     assert row.detail_logged and tag in (row.request_body or "")
     assert row.response_body == hit.text
+    assert cgw.completion(converted.headers["x-request-id"]).response_body == converted.text
 
 
 def test_cache_off_sends_no_header(http: httpx.Client, tag: str) -> None:

@@ -109,7 +109,10 @@ def test_a_broken_stream_is_never_stored(
         assert (response.status_code, response.headers[HEADER]) == (200, "miss")
         assert "[DONE]" not in response.text
         assert cgw.completion(response.headers["x-request-id"]).error_type is not None
-    assert len(mock.requests(tag)) == 2
+    # Nor served to a non-stream request of the same body (one entry for both kinds).
+    plain = ch.post(CHAT, json={**body, "stream": False})
+    assert (plain.status_code, plain.headers[HEADER]) == (200, "miss")
+    assert len(mock.requests(tag)) == 3
 
 
 def test_a_stream_the_client_left_is_never_stored(

@@ -65,6 +65,10 @@ def test_an_entry_stored_by_one_gateway_is_a_hit_on_the_other(
         second = on_b.post(CHAT, json=body)
         assert second.headers[HEADER] == "hit"
         assert second.content == first.content
+        # The same entry serves the other kind too, converted (test_across_chat.py).
+        other = on_b.post(CHAT, json={**body, "stream": not stream})
+        assert (other.status_code, other.headers[HEADER]) == (200, "hit")
+        assert other.text.endswith("data: [DONE]\n\n") is not stream
     assert len(mock.requests(tag)) == 1
     assert b.completion(second.headers["x-request-id"]).cache_hit
     assert all(0 < ttl <= 30 for ttl in ttls)

@@ -30,21 +30,23 @@ def test_canonical_body_drops_stream_fields_and_sorts_keys() -> None:
     assert canonical_body(BODY) == orjson.dumps(BODY, option=orjson.OPT_SORT_KEYS)
 
 
-def test_key_separates_owner_path_model_stream_and_variant() -> None:
-    base = cache_key("alice", "/chat/completions", "m", False, "", BODY)
+def test_key_separates_owner_path_model_and_variant_not_stream() -> None:
+    base = cache_key("alice", "/chat/completions", "m", "", BODY)
     others = {
-        cache_key("bob", "/chat/completions", "m", False, "", BODY),
-        cache_key(None, "/chat/completions", "m", False, "", BODY),
-        cache_key("alice", "/completions", "m", False, "", BODY),
-        cache_key("alice", "/chat/completions", "m2", False, "", BODY),
-        cache_key("alice", "/chat/completions", "m", True, "", BODY),
-        cache_key("alice", "/chat/completions", "m", False, "reasoning", BODY),
-        cache_key("alice", "/chat/completions", "m", False, "", {**BODY, "temperature": 1}),
+        cache_key("bob", "/chat/completions", "m", "", BODY),
+        cache_key(None, "/chat/completions", "m", "", BODY),
+        cache_key("alice", "/completions", "m", "", BODY),
+        cache_key("alice", "/chat/completions", "m2", "", BODY),
+        cache_key("alice", "/chat/completions", "m", "reasoning", BODY),
+        cache_key("alice", "/chat/completions", "m", "", {**BODY, "temperature": 1}),
     }
-    assert base not in others and len(others) == 7
-    assert base == cache_key("alice", "/chat/completions", "m", False, "", {**BODY, "user": "x"})
+    assert base not in others and len(others) == 6
+    assert base == cache_key("alice", "/chat/completions", "m", "", {**BODY, "user": "x"})
+    # One entry for both kinds: stream-ness is not part of the key (SPEC 12).
+    streamed = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
+    assert base == cache_key("alice", "/chat/completions", "m", "", streamed)
     # Length prefixes: moving characters between parts changes the key.
-    assert cache_key("ab", "c", "m", False, "", BODY) != cache_key("a", "bc", "m", False, "", BODY)
+    assert cache_key("ab", "c", "m", "", BODY) != cache_key("a", "bc", "m", "", BODY)
 
 
 def test_entry_packs_and_unpacks() -> None:

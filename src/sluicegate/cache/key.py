@@ -2,9 +2,8 @@
 
 The canonical body is the request without the fields that do not change the answer's content
 (`stream`, `stream_options`, `user`), serialised with sorted keys so that two clients sending
-the same object in a different key order share one entry. Stream-ness is part of the key: a
-stored stream is replayed only to streams and a stored JSON answer only to non-stream requests
-(docs/decisions.md explains why).
+the same object in a different key order share one entry. Stream-ness is not part of the key:
+one entry answers both kinds, converted for the other kind (`cache/convert/`).
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ def cache_key(
     owner: str | None,
     path: str,
     model: str,
-    stream: bool,
     variant: str,
     request: dict[str, Any],
 ) -> str:
@@ -37,7 +35,7 @@ def cache_key(
     per-caller setting that changes the answer's shape (e.g. reasoning copied)."""
     digest = hashlib.blake2b(digest_size=20)
     # Length-prefixed parts, so no two different tuples can hash the same bytes.
-    for part in (owner or "", path, model, "s" if stream else "j", variant):
+    for part in (owner or "", path, model, variant):
         encoded = part.encode()
         digest.update(b"%d:" % len(encoded))
         digest.update(encoded)

@@ -2,7 +2,8 @@
 
     request ─► auth, permission, before hooks (limits count every request, hits too)
             ─► lookup ─┬─ hit ──────► replay the stored bytes (JSON, or SSE ending like the
-                       │              original: `[DONE]`, usage event only if asked)
+                       │              original: `[DONE]`, usage event only if asked); an
+                       │              entry of the other kind converted first (cache.convert)
                        └─ miss/bypass ► upstream as usual; every byte sent is also recorded
             ─► request end: finished cleanly, 200, no error event? ─► store (unless no-store)
 
@@ -14,8 +15,10 @@ are not coalesced (docs/decisions.md): each calls the upstream and the last to f
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from ..cache.convert import convert
 from ..cache.entry import Entry
 from ..cache.key import cache_key
 from ..cache.recorder import Recorder
@@ -33,6 +36,9 @@ HEADER = b"x-sluicegate-cache"
 HIT, MISS, BYPASS = "hit", "miss", "bypass"
 # Front doors whose answers are never cached: counting tokens costs nothing upstream.
 _UNCACHED = ("/messages/count_tokens",)
+# Entries up to this size are converted inline (well under a millisecond); larger ones in a
+# worker thread.
+INLINE_CONVERT_BYTES = 16 * 1024
 
 
 class CacheTicket:
@@ -93,13 +99,15 @@ class ProxyCache:
         if self.per_user:
             owner = principal.user_id or ("<master>" if principal.is_master else principal.key_id)
         variant = "reasoning" if principal.copy_reasoning else ""
-        key = cache_key(owner, path, ctx.model, ctx.stream, variant, request)
+        key = cache_key(owner, path, ctx.model, variant, request)
         if not no_cache:
             try:
                 entry = await self.store.get(key)
             except CacheUnavailable:
                 return False  # bypass: answered without the cache, nothing stored
-            if entry is not None and entry.stream == ctx.stream:
+            if entry is not None and entry.stream != ctx.stream:
+                entry = await _converted(path, entry, ctx.stream)
+            if entry is not None:
                 ticket.status = HIT
                 await _replay(ctx, entry, send)
                 return True
@@ -124,6 +132,14 @@ class ProxyCache:
 
     async def close(self) -> None:
         await self.store.close()
+
+
+async def _converted(path: str, entry: Entry, stream: bool) -> Entry | None:
+    """`entry` for a request of the other kind; a large one converted in a worker thread, so
+    that folding thousands of stored events does not hold up the event loop's other requests."""
+    if entry.size <= INLINE_CONVERT_BYTES:
+        return convert(path, entry, stream)
+    return await asyncio.to_thread(convert, path, entry, stream)
 
 
 async def _replay(ctx: RequestContext, entry: Entry, send: Send) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ..providers.base import Chunk
+from ..translate.folds import fold_chat, fold_messages
 
 MAX_BODY_CHARS = 256 * 1024
 COMPACT_FORMAT = "sluicegate.chat_stream.compact.v1"
@@ -70,101 +71,26 @@ class StreamCapture:
 
 
 def compact(chunks: list[dict[str, Any]], done: bool) -> dict[str, Any]:
-    """Fold OpenAI chat (or legacy completion) chunks into the compact document."""
-    head: dict[str, Any] = {}
-    choices: dict[int, dict[str, Any]] = {}
-    usage = None
-    for chunk in chunks:
-        for key in ("id", "model", "created"):
-            if key not in head and chunk.get(key) is not None:
-                head[key] = chunk[key]
-        if isinstance(chunk.get("usage"), dict):
-            usage = chunk["usage"]
-        for choice in chunk.get("choices") or []:
-            if isinstance(choice, dict):
-                _fold_choice(choices, choice)
+    """Fold OpenAI chat (or legacy completion) chunks into the compact document: one
+    `reasoning` per choice (`reasoning`, or else `reasoning_content`)."""
+    head, choices, usage = fold_chat(chunks)
     return {
         "format": COMPACT_FORMAT,
         "id": head.get("id"),
         "model": head.get("model"),
         "created": head.get("created"),
-        "choices": [_finish_choice(choices[i]) for i in sorted(choices)],
+        "choices": [_compact_choice(choice) for choice in choices],
         "usage": usage,
         "stream": {"done": done, "chunks": len(chunks)},
     }
 
 
-def _fold_choice(choices: dict[int, dict[str, Any]], choice: dict[str, Any]) -> None:
-    index = choice.get("index", 0) if isinstance(choice.get("index"), int) else 0
-    state = choices.setdefault(
-        index,
-        {
-            "index": index,
-            "role": None,
-            "content": [],
-            "reasoning": [],
-            "tools": {},
-            "finish_reason": None,
-        },
-    )
-    delta = choice.get("delta")
-    if not isinstance(delta, dict):
-        delta = {"content": choice.get("text")} if "text" in choice else {}
-    if delta.get("role"):
-        state["role"] = delta["role"]
-    if isinstance(delta.get("content"), str):
-        state["content"].append(delta["content"])
-    reasoning = delta.get("reasoning")
-    if not isinstance(reasoning, str):
-        reasoning = delta.get("reasoning_content")
-    if isinstance(reasoning, str):
-        state["reasoning"].append(reasoning)
-    for call in delta.get("tool_calls") or []:
-        if isinstance(call, dict):
-            _fold_tool_call(state["tools"], call)
-    if choice.get("finish_reason"):
-        state["finish_reason"] = choice["finish_reason"]
-
-
-def _fold_tool_call(tools: dict[int, dict[str, Any]], call: dict[str, Any]) -> None:
-    index = call.get("index", len(tools)) if isinstance(call.get("index"), int) else len(tools)
-    entry = tools.setdefault(
-        index,
-        {
-            "index": index,
-            "id": None,
-            "type": "function",
-            "function": {"name": None, "arguments": []},
-        },
-    )
-    if call.get("id"):
-        entry["id"] = call["id"]
-    if call.get("type"):
-        entry["type"] = call["type"]
-    function = call.get("function")
-    if isinstance(function, dict):
-        if function.get("name"):
-            entry["function"]["name"] = function["name"]
-        if isinstance(function.get("arguments"), str):
-            entry["function"]["arguments"].append(function["arguments"])
-
-
-def _finish_choice(state: dict[str, Any]) -> dict[str, Any]:
-    tools = [
-        {
-            **call,
-            "function": {**call["function"], "arguments": "".join(call["function"]["arguments"])},
-        }
-        for _, call in sorted(state["tools"].items())
-    ]
-    return {
-        "index": state["index"],
-        "role": state["role"],
-        "content": "".join(state["content"]) if state["content"] else None,
-        "reasoning": "".join(state["reasoning"]) if state["reasoning"] else None,
-        "tool_calls": tools or None,
-        "finish_reason": state["finish_reason"],
-    }
+def _compact_choice(choice: dict[str, Any]) -> dict[str, Any]:
+    del choice["refusal"]
+    reasoning = choice.pop("reasoning_content")
+    if choice["reasoning"] is None:
+        choice["reasoning"] = reasoning
+    return choice
 
 
 MESSAGES_COMPACT_FORMAT = "sluicegate.messages_stream.compact.v1"
@@ -172,67 +98,12 @@ MESSAGES_COMPACT_FORMAT = "sluicegate.messages_stream.compact.v1"
 
 def compact_messages(events: list[dict[str, Any]], done: bool) -> dict[str, Any]:
     """Fold Anthropic Messages stream events (as sent on /v1/messages) into one document:
-    the Message they build (content blocks with their deltas joined, a tool_use block's
-    `input` parsed from its joined JSON, or left as the text if it does not parse), the
-    stop reason, the usage of message_start and message_delta merged, and the stream state."""
-    head: dict[str, Any] = {}
-    blocks: dict[int, dict[str, Any]] = {}
-    usage: dict[str, Any] = {}
-    stop: dict[str, Any] = {}
-    for event in events:
-        kind = event.get("type")
-        if kind == "message_start" and isinstance(event.get("message"), dict):
-            message = event["message"]
-            head = {key: message.get(key) for key in ("id", "model", "role")}
-            if isinstance(message.get("usage"), dict):
-                usage.update(message["usage"])
-        elif kind == "content_block_start" and isinstance(event.get("content_block"), dict):
-            block = dict(event["content_block"])
-            if block.get("type") == "tool_use":
-                block["input"] = []
-            blocks[event.get("index", len(blocks))] = block
-        elif kind == "content_block_delta":
-            _fold_block_delta(blocks.get(event.get("index", -1)), event.get("delta") or {})
-        elif kind == "message_delta":
-            if isinstance(event.get("delta"), dict):
-                stop = event["delta"]
-            if isinstance(event.get("usage"), dict):
-                usage.update({k: v for k, v in event["usage"].items() if v is not None})
+    the Message they build (`translate.folds.fold_messages`) and the stream state."""
     return {
         "format": MESSAGES_COMPACT_FORMAT,
-        "id": head.get("id"),
-        "model": head.get("model"),
-        "role": head.get("role"),
-        "content": [_finish_block(blocks[i]) for i in sorted(blocks)],
-        "stop_reason": stop.get("stop_reason"),
-        "stop_sequence": stop.get("stop_sequence"),
-        "usage": usage or None,
+        **fold_messages(events),
         "stream": {"done": done, "events": len(events)},
     }
-
-
-def _fold_block_delta(block: dict[str, Any] | None, delta: dict[str, Any]) -> None:
-    if block is None:
-        return
-    kind = delta.get("type")
-    if kind == "text_delta":
-        block["text"] = str(block.get("text") or "") + str(delta.get("text", ""))
-    elif kind == "thinking_delta":
-        block["thinking"] = str(block.get("thinking") or "") + str(delta.get("thinking", ""))
-    elif kind == "signature_delta":
-        block["signature"] = delta.get("signature")
-    elif kind == "input_json_delta" and isinstance(block.get("input"), list):
-        block["input"].append(str(delta.get("partial_json", "")))
-
-
-def _finish_block(block: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(block.get("input"), list):
-        text = "".join(block["input"])
-        try:
-            block["input"] = orjson.loads(text) if text else {}
-        except orjson.JSONDecodeError:
-            block["input"] = text
-    return block
 
 
 RESPONSES_COMPACT_FORMAT = "sluicegate.responses_stream.compact.v1"
