@@ -82,6 +82,30 @@ async def test_a_row_whose_key_is_stored_already_is_skipped(db: Database) -> Non
     assert "row_key" not in stored[0]  # an internal column, not listed
 
 
+async def test_a_large_batch_is_stored_once_row_by_row(db: Database) -> None:
+    """A batch of 300 rows (on SQLite: statements of 256, 32, 8 and 4 rows), holding a row
+    twice and rows stored already, stores every distinct row exactly once, in its own form."""
+    rows = [
+        request_log.row_from_completion(replace(COMPLETIONS[n % 6], request_id=f"big-{n}"))
+        for n in range(297)
+    ]
+    await request_log.insert_rows(db, rows[:5])
+    await request_log.insert_rows(db, [*rows, rows[7], rows[0], rows[296]])
+    stored, total = await request_log.query_rows(db, limit=1000, include_bodies=True)
+    assert total == 297
+    assert sorted(ids(stored)) == sorted(f"big-{n}" for n in range(297))
+    by_id = {row["request_id"]: row for row in stored}
+    for n in (0, 1, 4, 5, 200, 296):
+        source = COMPLETIONS[n % 6]
+        row = by_id[f"big-{n}"]
+        assert (row["user_id"], row["status_code"], row["cost_usd"]) == (
+            source.user_id,
+            source.status_code,
+            source.cost_usd,
+        )
+        assert row["response_body"] == source.response_body
+
+
 async def test_rows_come_back_newest_first_with_total(logged: Database) -> None:
     rows, total = await request_log.query_rows(logged)
     assert total == 6
@@ -223,5 +247,34 @@ async def test_sqlite_fast_insert_stores_exactly_what_sqlalchemy_would(tmp_path)
         first = request_log.row_from_completion(COMPLETIONS[0])["created_at"]
         _, in_range = await request_log.query_rows(db, since=first, until=first + HOUR)
         assert in_range % 2 == 0 and in_range >= 2
+    finally:
+        await db.close()
+
+
+async def test_sqlite_writer_errors_are_storage_unavailable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The SQLite writer thread fails like `Database.transaction()` does: a database never
+    upgraded (no table) or unreadable is `StorageUnavailable`, so the writer spools the rows;
+    the same Database writes once the file is fine."""
+    from sluicegate.storage.db import StorageUnavailable
+    from sluicegate.storage.migrate import upgrade
+
+    path = tmp_path / "log.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    assert db.sqlite_writer is not None
+    row = request_log.row_from_completion(COMPLETIONS[0])
+    try:
+        with pytest.raises(StorageUnavailable, match="no such table"):
+            await request_log.insert_rows(db, [row])
+        await upgrade(f"sqlite+aiosqlite:///{path}")
+        await request_log.insert_rows(db, [row])
+        assert ids((await request_log.query_rows(db))[0]) == [COMPLETIONS[0].request_id]
+    finally:
+        await db.close()
+    broken = tmp_path / "not-a-database.db"
+    broken.write_bytes(b"this is not a SQLite file" * 100)
+    db = Database(f"sqlite+aiosqlite:///{broken}")
+    try:
+        with pytest.raises(StorageUnavailable):
+            await request_log.insert_rows(db, [row])
     finally:
         await db.close()

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, bindparam, delete, or_, select, update
 
+from sluicegate.storage import sqlite_rows
 from sluicegate.storage import tables as t
 from sluicegate.storage.config_sync import sync_config as sync_config
 from sluicegate.storage.db import Database
@@ -200,6 +202,9 @@ async def touch_keys(db: Database, last_used: Mapping[str, datetime]) -> None:
     Not a catalog change: no version bump, so busy keys do not make every worker reload.
     """
     if not last_used:
+        return
+    if db.sqlite_writer is not None:  # with the request log's batches (sqlite_thread.py)
+        await db.sqlite_writer.run(partial(sqlite_rows.touch_keys, last_used))
         return
     keys = t.api_keys
     used = bindparam("b_used", type_=keys.c.last_used_at.type)

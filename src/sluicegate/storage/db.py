@@ -35,6 +35,7 @@ from sqlalchemy.util import await_only
 
 from ..errors import StorageConflict as Conflict
 from ..errors import StorageUnavailable
+from .sqlite_thread import SqliteWriter
 
 
 def _driver_unavailable() -> tuple[type[Exception], ...]:
@@ -111,9 +112,14 @@ class Database:
                 connect_args=_postgres_connect_args(self.url, connect_timeout),
             )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        # The request log's batches on a SQLite file: one hand-off each (sqlite_thread.py).
+        self.sqlite_writer: SqliteWriter | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
+            path = self.url.database
+            if path and path != ":memory:" and not self.url.query:
+                self.sqlite_writer = SqliteWriter(path, SQLITE_BUSY_TIMEOUT_MS)
 
     @property
     def dialect(self) -> str:
@@ -158,6 +164,8 @@ class Database:
 
     async def close(self) -> None:
         """Close every pooled connection; the Database must not be used afterwards."""
+        if self.sqlite_writer is not None:
+            await self.sqlite_writer.close()
         await self.engine.dispose()
 
 

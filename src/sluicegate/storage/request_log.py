@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
+from functools import partial
 from random import Random
 from typing import Any, Literal
 
-import orjson
-from sqlalchemy import JSON, Boolean, ColumnElement, Date, Insert, case, cast, delete, func, select
+from sqlalchemy import ColumnElement, Date, Insert, case, cast, delete, func, select
 
 from sluicegate.record import Completion
+from sluicegate.storage import sqlite_rows
 from sluicegate.storage.db import Database
 from sluicegate.storage.rows import Row, as_dict
-from sluicegate.storage.tables import UTCDateTime, request_logs
+from sluicegate.storage.tables import request_logs
 
 GroupBy = Literal["user", "model", "backend", "day"]
 
@@ -59,18 +60,17 @@ def row_from_completion(completion: Completion) -> Row:
 
 
 async def insert_rows(db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write a batch of rows (as made by `row_from_completion`) in one executemany; a row
+    """Write a batch of rows (as made by `row_from_completion`) in one transaction; a row
     whose `row_key` is stored already is skipped."""
     if not rows:
         return
+    writer = db.sqlite_writer
+    if writer is not None and all(row.keys() >= sqlite_rows.COLUMN_SET for row in rows):
+        # The log is written on the gateway's own core: see sqlite_rows and sqlite_thread.
+        await writer.run(partial(sqlite_rows.insert, rows))
+        return
     async with db.transaction() as conn:
-        if db.is_sqlite and all(row.keys() >= _INSERT_SET for row in rows):
-            # The log is written on the gateway's own core: SQLAlchemy's per-row parameter
-            # processing (~20 us a row) is skipped for plain tuples the driver binds as is,
-            # in exactly the stored form SQLAlchemy would have produced (see _sqlite_values).
-            await conn.exec_driver_sql(_SQLITE_INSERT, [_sqlite_values(row) for row in rows])
-        else:
-            await conn.execute(_insert_skipping_known_keys(db.dialect), [dict(r) for r in rows])
+        await conn.execute(_insert_skipping_known_keys(db.dialect), [dict(r) for r in rows])
 
 
 def _insert_skipping_known_keys(dialect: str) -> Insert:
@@ -82,36 +82,6 @@ def _insert_skipping_known_keys(dialect: str) -> Insert:
     from sqlalchemy.dialects import postgresql
 
     return postgresql.insert(request_logs).on_conflict_do_nothing(index_elements=["row_key"])
-
-
-_INSERT_COLUMNS = [column.name for column in request_logs.c if column.name != "id"]
-_INSERT_SET = frozenset(_INSERT_COLUMNS)  # rows lacking some (column defaults) take Core's path
-_SQLITE_INSERT = (
-    f"INSERT INTO request_logs ({', '.join(_INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)}) "
-    "ON CONFLICT (row_key) DO NOTHING"
-)
-_JSON_COLUMNS = frozenset(c.name for c in request_logs.c if isinstance(c.type, JSON))
-_TIME_COLUMNS = frozenset(c.name for c in request_logs.c if isinstance(c.type, UTCDateTime))
-_BOOL_COLUMNS = frozenset(c.name for c in request_logs.c if isinstance(c.type, Boolean))
-
-
-def _sqlite_values(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A row as SQLAlchemy stores it on SQLite: UTC wall time as 'YYYY-MM-DD HH:MM:SS.ffffff',
-    JSON as text, booleans as 0/1."""
-    values = []
-    for name in _INSERT_COLUMNS:
-        value = row.get(name)
-        if value is None:
-            pass
-        elif name in _TIME_COLUMNS:
-            value = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        elif name in _JSON_COLUMNS:
-            value = orjson.dumps(value).decode()
-        elif name in _BOOL_COLUMNS:
-            value = 1 if value else 0
-        values.append(value)
-    return tuple(values)
 
 
 def _filters(
