@@ -3,7 +3,8 @@
 # generator on core 1. Method and results: docs/benchmarks.md. All traffic stays on 127.0.0.1.
 #
 #   BENCH_SECONDS=2 BENCH_SKIP_SOAK=1 make bench     # quick smoke run (about 40 s)
-#   make bench                                       # full: 10 s runs + 100k-request soak
+#   make bench                                       # full: 10 s runs, 100k-request soak,
+#                                                    # then the held-streams phase (held.py)
 #   BENCH_SERVER=granian make bench                  # the same app under granian
 #
 # Other knobs (BENCH_WARMUP, BENCH_SOAK_REQUESTS, BENCH_JSON_OUT, BENCH_PROFILE,
@@ -34,4 +35,10 @@ if [[ "$(nproc --all)" -lt 2 ]]; then
     exit 1
 fi
 
-exec "$python" "$root/scripts/bench/run.py" "$@"
+"$python" "$root/scripts/bench/run.py" "$@"
+# The held-streams phase (1,000 and 5,000 slow streams open at once, issue 11) starts a
+# gateway and a mock of its own, so it runs after the others: in a full run, or when
+# BENCH_PHASES names it (`make bench-held` runs it alone).
+if [[ -z "${BENCH_PHASES+set}" || ",${BENCH_PHASES}," == *",held,"* ]]; then
+    "$python" "$root/scripts/bench/held.py"
+fi

@@ -33,7 +33,8 @@ Environment:
     BENCH_SKIP_SOAK=1       skip the 100k-request RSS phase
     BENCH_SOAK_REQUESTS     requests in the soak phase (default 100000, two halves)
     BENCH_PHASES=a,b        run only these phases (latency,providers,rps,ttft,streams,soak,
-                            live,otel);
+                            live,otel,held; held: held.py, run by scripts/bench.sh after
+                            the others, with servers of its own);
                             an empty value runs none (with BENCH_PROFILE: just the profile)
     BENCH_SERVER=granian    run the gateway under granian instead of uvicorn
     BENCH_JSON_OUT=path     also write every figure as JSON to `path`
@@ -96,7 +97,8 @@ from settings import (
 from targets import Target, sanity_check
 
 SELECTED = [p.strip() for p in os.environ.get("BENCH_PHASES", ",".join(PHASES)).split(",")]
-if unknown := [p for p in SELECTED if p and p not in PHASES]:
+# `held` is run by scripts/bench.sh after this script (held.py starts servers of its own).
+if unknown := [p for p in SELECTED if p and p != "held" and p not in PHASES]:
     sys.exit(f"bench: unknown BENCH_PHASES {unknown}; choose from {','.join(PHASES)}")
 
 
