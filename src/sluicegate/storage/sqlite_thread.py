@@ -73,12 +73,8 @@ class SqliteWriter:
         return conn
 
     async def close(self) -> None:
-        """Close the connection on its thread, after any transaction still running."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close)
-        self._executor.shutdown(wait=True)
-
-    def _close(self) -> None:
+        """Close the connection once any transaction still running has ended."""
+        await asyncio.to_thread(self._executor.shutdown, True)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
