@@ -34,10 +34,12 @@ class SqliteWriter:
         self._busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sluicegate-sqlite-writer")
         self._conn: sqlite3.Connection | None = None
+        self._used = False
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work(connection)` inside one write transaction, committed if it returns."""
         loop = asyncio.get_running_loop()
+        self._used = True
         try:
             return await loop.run_in_executor(self._executor, self._transaction, work)
         except sqlite3.IntegrityError as exc:
@@ -73,8 +75,13 @@ class SqliteWriter:
         return conn
 
     async def close(self) -> None:
-        """Close the connection once any transaction still running has ended."""
-        await asyncio.to_thread(self._executor.shutdown, True)
+        """Close the connection on its thread once any transaction still running has ended;
+        the thread then exits. Nothing else is started: a writer never used has no thread."""
+        if self._used:
+            await asyncio.wrap_future(self._executor.submit(self._close))
+        self._executor.shutdown(wait=False)
+
+    def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
