@@ -26,8 +26,6 @@ HANGUP_KEY = "sluicegate.hangup"
 
 
 class Watch(Protocol):
-    fired: bool
-
     def stop(self) -> None: ...
 
     def absorb(self) -> bool: ...

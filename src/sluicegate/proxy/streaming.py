@@ -125,7 +125,7 @@ async def _pump(
     if payload:
         await emit(payload)
     last_event = last_sent = loop.time()
-    alarm = _Alarm(loop, min(last_event + timeouts.idle, total_deadline, last_sent + keepalive))
+    alarm = _Alarm(loop)
     try:
         while True:
             alarm.wake = min(last_event + timeouts.idle, total_deadline, last_sent + keepalive)
@@ -171,15 +171,15 @@ class _Alarm:
 
     __slots__ = ("_handle", "_loop", "_rang", "_reading", "_task", "wake")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, wake: float) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         task = asyncio.current_task()
         assert task is not None
         self._task = task
-        self.wake = wake
+        self.wake = 0.0  # set before each read
         self._reading = False
         self._rang = False
-        self._handle: asyncio.TimerHandle | None = loop.call_at(wake, self._ring)
+        self._handle: asyncio.TimerHandle | None = None  # armed by the first read
 
     def _ring(self) -> None:
         self._handle = None
