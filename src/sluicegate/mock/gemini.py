@@ -52,14 +52,6 @@ ERROR_EVENT = (
 )
 
 
-def _option(d: Directive, key: str) -> str | None:
-    prefix = key + "="
-    for token in d.line.split():
-        if token.startswith(prefix):
-            return token[len(prefix) :]
-    return None
-
-
 # Request ----------------------------------------------------------------------------------
 
 
@@ -148,7 +140,7 @@ def _content_parts(d: Directive) -> list[list[dict[str, Any]]]:
 
 
 def _blocked(d: Directive, meta: Meta) -> dict[str, Any] | None:
-    reason = _option(d, "block")
+    reason = d.option("block")
     if not reason:
         return None
     out: dict[str, Any] = {"promptFeedback": {"blockReason": reason}}
@@ -171,9 +163,9 @@ def stream_answer(d: Directive, meta: Meta) -> tuple[list[bytes], list[bytes]]:
         _event(_response(meta, [_candidate(parts, None)], _usage(meta, 0, 0, final=False)))
         for parts in events
     ]
-    if _option(d, "nofinish") in ("1", "true"):
+    if d.option("nofinish") in ("1", "true"):
         return content, []
-    finish = _option(d, "finish") or "STOP"
+    finish = d.option("finish") or "STOP"
     last = _candidate([{"text": ""}], finish)
     return content, [_event(_response(meta, [last], _usage(meta, len(events), thoughts)))]
 
@@ -192,6 +184,6 @@ def body_answer(d: Directive, meta: Meta) -> tuple[bytes, int]:
             parts.append({"text": "".join(f"r{i} " for i in range(d.chunks)), "thought": True})
         parts.append({"text": "".join(continued_words(d))})
     thoughts = len(events) if d.reasoning else 0
-    candidate = _candidate(parts, _option(d, "finish") or "STOP")
+    candidate = _candidate(parts, d.option("finish") or "STOP")
     answer = _response(meta, [candidate], _usage(meta, len(events), thoughts))
     return orjson.dumps(answer), len(events)
