@@ -110,6 +110,7 @@ RESPONSE_CASES = [
     ("m", "tools=1"),
     ("native", "chunks=3"),
     ("native", "tools=1"),
+    ("native", "chunks=40 cite=25"),  # url_citation annotations on the text
 ]
 
 
@@ -164,6 +165,38 @@ def test_stored_response_stream_serves_json(
     assert raw.headers[HEADER] == "hit"
     assert plain(raw.parse()) == plain(final)
     assert len(mock.requests(tag)) == 1
+
+
+def test_converted_response_stream_sends_each_annotation_after_the_text_it_cites(
+    sdk: openai.OpenAI, mock: MockUpstream, tag: str
+) -> None:
+    """As OpenAI streams citations: `response.output_text.annotation.added` once the cited
+    text has gone out, before `output_text.done` (the text is sent in 64-character pieces, so
+    the 25 citations of w0..w24 come after the first and second pieces)."""
+    text = f"{tag} #mock chunks=40 cite=25"
+    raw = sdk.responses.with_raw_response.create(model="native", input=text)
+    stored = raw.parse()
+    assert raw.headers[HEADER] == "miss"
+    message = stored.output[0]
+    notes = [note.model_dump() for note in message.content[0].annotations]
+    assert len(notes) == 25 and notes[24]["url"] == "https://example.com/w24"
+    final, events = response_stream(sdk, "native", text)
+    assert len(mock.requests(tag)) == 1  # a hit
+    assert plain(final) == plain(stored)
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    added = [e for e in events if e.type == "response.output_text.annotation.added"]
+    assert [e.annotation.model_dump() for e in added] == notes
+    assert [e.annotation_index for e in added] == list(range(25))
+    assert {(e.item_id, e.output_index, e.content_index) for e in added} == {(message.id, 0, 0)}
+    done = next(i for i, e in enumerate(events) if e.type == "response.output_text.done")
+    deltas = [i for i, e in enumerate(events) if e.type == "response.output_text.delta"]
+    assert len(deltas) == 3
+    for event in added:
+        at = events.index(event)
+        last = max(i for i in deltas if i < at)
+        before = "".join(events[i].delta for i in deltas if i < last)
+        assert len(before) < event.annotation.end_index <= len(before) + len(events[last].delta)
+        assert at < done
 
 
 def test_converted_response_stream_on_the_wire(cgw: RunningGateway, tag: str) -> None:

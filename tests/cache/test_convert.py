@@ -18,6 +18,10 @@ from .harness import sse_data, sse_events
 
 LONG = "a fairly long answer, " * 10
 USAGE = {"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12}
+NOTES = [
+    {"type": "url_citation", "start_index": 2, "end_index": 8, "title": "F", "url": "https://f.x"},
+    {"type": "file_citation", "file_id": "file_1", "filename": "a.txt", "index": 3},
+]
 
 
 def stored(answer: dict[str, Any]) -> Entry:
@@ -133,7 +137,7 @@ def test_response_items_are_streamed_part_by_part() -> None:
                 "role": "assistant",
                 "content": [
                     {"type": "refusal", "refusal": "no"},
-                    {"type": "output_text", "text": LONG, "annotations": [], "logprobs": []},
+                    {"type": "output_text", "text": LONG, "annotations": NOTES, "logprobs": []},
                 ],
             },
             {"id": "ws_1", "type": "web_search_call", "status": "completed"},
@@ -151,6 +155,20 @@ def test_response_items_are_streamed_part_by_part() -> None:
     assert [e["refusal"] for n, e in events if n == "response.refusal.done"] == ["no"]
     added = [e["item"]["type"] for n, e in events if n == "response.output_item.added"]
     assert added == ["reasoning", "message", "web_search_call"]
+    # A citation follows the delta that ends what it cites; one with no end_index (a file
+    # citation) follows the last delta.
+    text_events = [n for n, _ in events if n.startswith("response.output_text")]
+    delta, note, done = (
+        "response.output_text.delta",
+        "response.output_text.annotation.added",
+        "response.output_text.done",
+    )
+    assert text_events == [delta, note, delta, delta, delta, note, done]
+    notes = [e for n, e in events if n == note]
+    assert [(e["annotation_index"], e["annotation"]) for e in notes] == list(enumerate(NOTES))
+    assert {(e["item_id"], e["output_index"], e["content_index"]) for e in notes} == {
+        ("msg_1", 1, 1)
+    }
 
 
 def test_what_cannot_be_converted_is_none() -> None:

@@ -86,3 +86,23 @@ def test_anthropic_prefill_is_continued_and_trailing_whitespace_refused(
         assert "".join(stream.text_stream) == " w2 w3 "
     with pytest.raises(anthropic.BadRequestError, match="trailing whitespace"):
         sdk.messages.create(**{**body, "messages": ask(tag, "w0 w1 ")["messages"]})  # type: ignore[arg-type]
+
+
+def test_a_last_gemini_model_turn_is_continued(mock: MockUpstream, tag: str) -> None:
+    body = {
+        "contents": [
+            {"role": "user", "parts": [{"text": f"{tag} #mock chunks=5"}]},
+            {"role": "model", "parts": [{"text": "w0 w1"}]},
+        ]
+    }
+    url = mock.url + "/v1beta/models/g:"
+    headers = {"x-goog-api-key": "k"}
+    whole = httpx.post(url + "generateContent", json=body, headers=headers).json()
+    assert whole["candidates"][0]["content"]["parts"] == [{"text": " w2 w3 w4 "}]
+    with httpx.stream(
+        "POST", url + "streamGenerateContent?alt=sse", json=body, headers=headers
+    ) as response:
+        raw = response.read().decode()
+    events = [json.loads(b[6:]) for b in raw.split("\r\n\r\n") if b.startswith("data: ")]
+    texts = [p["text"] for e in events for p in e["candidates"][0]["content"]["parts"]]
+    assert texts == [" w2 ", "w3 ", "w4 ", ""]  # then the finish event's empty part

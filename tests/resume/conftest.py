@@ -4,7 +4,8 @@ Every target is a backend of its own pointing at the same mock, with its own ups
 name, so `#mock fault_model=rep-a` breaks a stream on the first target only. Targets are
 reached in a fixed order through fallbacks (resumable → resumable-b → resumable-c), never by
 a random strategy, so each test knows which target breaks and which continues. The `claude*`
-models do the same with anthropic backends (Anthropic's own events on /v1/messages). The `http`
+models do the same with anthropic backends (Anthropic's own events on /v1/messages), `gem-*`
+and `az-*` with gemini and azure backends. The `http`
 and `client` fixtures of tests/conftest.py reach this gateway (it overrides `gateway`).
 """
 
@@ -44,6 +45,10 @@ def resume_config(mock_url: str, database_url: str) -> GatewayConfig:
             "cooldown": NEVER_COOL,
         }
 
+    def other(name: str, kind: str) -> dict:
+        """A backend of another type on the mock (it speaks Gemini's and Azure's wires too)."""
+        return {**claude(name), "type": kind, "timeouts": {"connect": 2, "idle": 5, "total": 30}}
+
     def model(name: str, target: tuple[str, str], *fallbacks: str, **extra: object) -> dict:
         backend_name, upstream = target
         return {
@@ -69,6 +74,10 @@ def resume_config(mock_url: str, database_url: str) -> GatewayConfig:
                 claude("claude3"),
                 backend("native", responses="native"),
                 backend("native2", responses="native"),
+                other("gm1", "gemini"),
+                other("gm2", "gemini"),
+                other("az1", "azure"),
+                other("az2", "azure"),
             ],
             "models": [
                 model(
@@ -111,6 +120,11 @@ def resume_config(mock_url: str, database_url: str) -> GatewayConfig:
                     pricing=PRICE_A,
                 ),
                 model("native-b", ("native2", "resp-b")),
+                # Gemini's and Azure's chat streams: continued through the chat path.
+                model("gem-first", ("gm1", "gem-a"), "gem-b", stream_resume_attempts=1),
+                model("gem-b", ("gm2", "gem-b")),
+                model("az-first", ("az1", "az-a"), "az-b", stream_resume_attempts=1),
+                model("az-b", ("az2", "az-b")),
             ],
             "users": [{"name": "alice", "api_keys": [ALICE_KEY], "models": ["*"]}],
         }

@@ -6,15 +6,29 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 
 from sluicegate.record import Completion
-from support import ALICE_KEY, RunningGateway
+from support import ALICE_KEY, MASTER_KEY, RunningGateway, wait_until
 
 
 def words(first: int, end: int) -> str:
     """The mock's text from word `first` to before `end` ("w0 w1 ... ")."""
     return "".join(f"w{i} " for i in range(first, end))
+
+
+def logged(gateway: RunningGateway, request_id: str) -> dict[str, Any]:
+    """The request log row of `request_id` as the admin API returns it, once written."""
+    url = f"{gateway.url}/admin/analytics/requests/{request_id}"
+    admin = {"authorization": f"Bearer {MASTER_KEY}"}
+
+    def row() -> dict[str, Any] | None:
+        response = httpx.get(url, headers=admin, timeout=10)
+        return response.json() if response.status_code == 200 else None
+
+    found: dict[str, Any] = wait_until(row)
+    return found
 
 
 def tries(record: Completion) -> list[tuple[str, str | None]]:

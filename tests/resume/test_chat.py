@@ -10,7 +10,9 @@ import httpx
 import openai
 import pytest
 
-from support import MASTER_KEY, MockUpstream, RunningGateway, wait_until
+from support import MockUpstream, RunningGateway, wait_until
+
+from .helpers import logged
 
 
 def chat(model: str, text: str, **extra: object) -> dict[str, object]:
@@ -329,17 +331,10 @@ def test_the_request_log_row_says_resumed_and_lists_every_try(
 ) -> None:
     body = chat("resumable", f"{tag} #mock chunks=6 disconnect_after=2 fault_model=rep-a")
     request_id, _ = stream(http, body)
-    admin = {"authorization": f"Bearer {MASTER_KEY}"}
-
-    def row() -> dict[str, Any] | None:
-        url = f"{gateway.url}/admin/analytics/requests/{request_id}"
-        response = httpx.get(url, headers=admin, timeout=10)
-        return response.json() if response.status_code == 200 else None
-
-    logged = wait_until(row)
-    assert (logged["resumed"], logged["error_type"], logged["backend"]) == (True, None, "r2")
-    assert [(a["backend"], a["status_code"], a["error_type"]) for a in logged["attempts"]] == [
+    row = logged(gateway, request_id)
+    assert (row["resumed"], row["error_type"], row["backend"]) == (True, None, "r2")
+    assert [(a["backend"], a["status_code"], a["error_type"]) for a in row["attempts"]] == [
         ("r1", 200, "upstream_disconnected"),
         ("r2", 200, None),
     ]
-    assert logged["completion_tokens"] == 2 + 4
+    assert row["completion_tokens"] == 2 + 4

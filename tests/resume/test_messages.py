@@ -12,7 +12,7 @@ import pytest
 
 from support import MockUpstream, RunningGateway
 
-from .helpers import claude_stream, outcome, tries, words
+from .helpers import claude_stream, logged, outcome, tries, words
 
 
 def body(text: str, model: str = "claude-resumable") -> dict[str, Any]:
@@ -202,3 +202,36 @@ def test_not_resumed_then_spec_4_4_applies(
     assert "message_stop" not in names
     assert len(mock.requests(tag)) == 1
     assert outcome(gateway.completion(request_id)) == ("upstream_disconnected", False, 1)
+
+
+@pytest.mark.parametrize(
+    ("model", "directive", "relayed"),
+    [
+        ("claude-m", "chunks=8 disconnect_after=5", 5),  # resume off
+        ("claude-m", "chunks=8 error_event_after=4", 4),
+        # a tool_use block open: 2 calls, each a block start and 3 deltas; cut in the second
+        ("claude-resumable", "tools=1 tool_calls=2 disconnect_after=6", 4),
+        ("claude-first", "chunks=8 disconnect_after=3", 3),  # no target answers this wire
+    ],
+)
+def test_a_broken_stream_not_resumed_logs_the_output_it_relayed(
+    http: httpx.Client, gateway: RunningGateway, tag: str, model: str, directive: str, relayed: int
+) -> None:
+    """Not message_start's placeholder output count (the mock's 1, like Anthropic's): with no
+    message_delta, one token per content delta sent, as a broken chat stream is counted by its
+    chunks; the input message_start reported is kept."""
+    text = f"{tag} #mock {directive} fault_model=claude-x"
+    request_id, seen = events(http, body(text, model))
+    names = [name for name, _ in seen]
+    assert names[-1] == "error" and "message_delta" not in names
+    assert names.count("content_block_delta") == relayed
+    row = logged(gateway, request_id)
+    assert (row["resumed"], row["error_type"]) == (False, "upstream_disconnected")
+    prompt = len(text.split())
+    assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == (
+        prompt,
+        relayed,
+        prompt + relayed,
+    )
+    assert row["usage_estimated"] is True
+    assert gateway.completion(request_id).usage.completion_tokens == relayed

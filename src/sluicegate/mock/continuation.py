@@ -1,10 +1,10 @@
 """The mock as a continuing server (for resume tests, SPEC 4.9), as pure functions (no I/O).
 
-A request whose last message is the assistant's text (OpenAI chat, or Anthropic prefill), or a
-legacy completions prompt with text on the lines after its directive line (the gateway appends
-the text so far to the prompt), is a continuation: the mock answers the words that follow it,
-numbering on from the words already there (`w0 w1 w2` → `w3 ...` up to `chunks`). Keys of
-the directive for it:
+A request whose last message is the assistant's text (OpenAI chat, or Anthropic prefill; in
+Gemini's `contents`, a last turn of role `model`), or a legacy completions prompt with text on
+the lines after its directive line (the gateway appends the text so far to the prompt), is a
+continuation: the mock answers the words that follow it, numbering on from the words already
+there (`w0 w1 w2` → `w3 ...` up to `chunks`). Keys of the directive for it:
 
     fault_model=A[,B]    the faults hit only requests for these upstream models; others are
                          answered without them (one request breaks on its first target and is
@@ -33,6 +33,12 @@ def prefix_of(body: dict[str, Any]) -> str | None:
         marker = prompt.find(MARKER)
         newline = prompt.find("\n", marker) if marker >= 0 else -1
         return (prompt[newline + 1 :] or None) if newline >= 0 else None
+    contents = body.get("contents")
+    if isinstance(contents, list):  # Gemini: a turn's text is in its `parts`
+        last = contents[-1] if contents else None
+        if not isinstance(last, dict) or last.get("role") != "model":
+            return None
+        return content_text(last.get("parts"))
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
         return None

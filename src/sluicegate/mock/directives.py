@@ -107,6 +107,15 @@ class Directive:
     lead_space: bool = False
     echo_text: str = ""
 
+    def option(self, key: str) -> str | None:
+        """The value of a key only one wire reads (not a field here: Gemini's `finish`, the
+        Responses API's `cite`), from the directive line; None without it."""
+        prefix = key + "="
+        for token in self.line.split():
+            if token.startswith(prefix):
+                return token[len(prefix) :]
+        return None
+
     def without_faults(self) -> Directive:
         """This directive once its `fail_times` budget is spent: timings kept, faults gone."""
         return dataclasses.replace(

@@ -14,7 +14,8 @@ OpenAI side (`directives.py`); this module only says what Google would send:
     error                    {error: {code, message, status}} (+ RetryInfo detail on a 429
                              with retry_after), also as a mid-stream event
 
-Directive keys as on the OpenAI side (chunks → one text part `w{i} ` per event, reasoning=1 →
+Directive keys as on the OpenAI side (chunks → one text part `w{i} ` per event, numbered on
+after a last `model` turn as `continuation.py` says, reasoning=1 →
 a `thought: true` part `r{i} ` before it, tools=1 → one `functionCall` get_weather(city=Paris)
 event with a `thoughtSignature`), plus three read from the directive line here:
 
@@ -29,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from .directives import Directive, Meta
+from .directives import Directive, Meta, continued_words
 
 API_KEY_HEADER = "x-goog-api-key"
 MOCK_SIGNATURE = "bW9jay10aG91Z2h0LXNpZ25hdHVyZQ=="
@@ -49,14 +50,6 @@ _STATUS_NAMES = {
 ERROR_EVENT = (
     b'data: {"error":{"code":500,"message":"mock upstream error","status":"INTERNAL"}}\r\n\r\n'
 )
-
-
-def _option(d: Directive, key: str) -> str | None:
-    prefix = key + "="
-    for token in d.line.split():
-        if token.startswith(prefix):
-            return token[len(prefix) :]
-    return None
 
 
 # Request ----------------------------------------------------------------------------------
@@ -137,17 +130,17 @@ def _content_parts(d: Directive) -> list[list[dict[str, Any]]]:
         call = {"name": "get_weather", "args": {"city": "Paris"}}
         return [[{"functionCall": call, "thoughtSignature": MOCK_SIGNATURE}]]
     events = []
-    for i in range(d.chunks):
+    for i, text in enumerate(continued_words(d), d.start):
         parts: list[dict[str, Any]] = []
         if d.reasoning:
             parts.append({"text": f"r{i} ", "thought": True})
-        parts.append({"text": f"w{i} "})
+        parts.append({"text": text})
         events.append(parts)
     return events
 
 
 def _blocked(d: Directive, meta: Meta) -> dict[str, Any] | None:
-    reason = _option(d, "block")
+    reason = d.option("block")
     if not reason:
         return None
     out: dict[str, Any] = {"promptFeedback": {"blockReason": reason}}
@@ -170,9 +163,9 @@ def stream_answer(d: Directive, meta: Meta) -> tuple[list[bytes], list[bytes]]:
         _event(_response(meta, [_candidate(parts, None)], _usage(meta, 0, 0, final=False)))
         for parts in events
     ]
-    if _option(d, "nofinish") in ("1", "true"):
+    if d.option("nofinish") in ("1", "true"):
         return content, []
-    finish = _option(d, "finish") or "STOP"
+    finish = d.option("finish") or "STOP"
     last = _candidate([{"text": ""}], finish)
     return content, [_event(_response(meta, [last], _usage(meta, len(events), thoughts)))]
 
@@ -189,8 +182,8 @@ def body_answer(d: Directive, meta: Meta) -> tuple[bytes, int]:
         parts = []
         if d.reasoning:
             parts.append({"text": "".join(f"r{i} " for i in range(d.chunks)), "thought": True})
-        parts.append({"text": "".join(f"w{i} " for i in range(d.chunks))})
+        parts.append({"text": "".join(continued_words(d))})
     thoughts = len(events) if d.reasoning else 0
-    candidate = _candidate(parts, _option(d, "finish") or "STOP")
+    candidate = _candidate(parts, d.option("finish") or "STOP")
     answer = _response(meta, [candidate], _usage(meta, len(events), thoughts))
     return orjson.dumps(answer), len(events)

@@ -6,6 +6,9 @@ Directives as for chat: chunks=N text deltas "w{i} " (cut to `max_output_tokens`
 status "incomplete"); tools=1 a get_weather `function_call` item (arguments in 3 deltas);
 error_event_after=N an `event: error` after N deltas; the stream and fault timings as
 everywhere. The directive is read from the last user message of `input` (or `input` itself).
+Read here only: cite=K gives the text K `url_citation` annotations, the i-th citing word
+`w{i}` (`https://example.com/w{i}`, title `W{i}`); a stream sends each as a
+`response.output_text.annotation.added` right after the delta of the word it cites.
 """
 
 from __future__ import annotations
@@ -75,8 +78,28 @@ def _response(meta: Meta, status: str, output: list[Any], out_tokens: int | None
     }
 
 
-def _message(text: str, status: str) -> dict[str, Any]:
-    parts = [{"type": "output_text", "text": text, "annotations": []}]
+def _citations(d: Directive, words: int) -> list[dict[str, Any]]:
+    """cite=K's annotations: the i-th covers "w{i}" of "w0 w1 ..." (i < K, i < words)."""
+    cite = d.option("cite")
+    count = min(int(cite), words) if cite and cite.isdigit() else 0
+    notes, start = [], 0
+    for i in range(count):
+        word = f"w{i}"
+        notes.append(
+            {
+                "type": "url_citation",
+                "start_index": start,
+                "end_index": start + len(word),
+                "title": f"W{i}",
+                "url": f"https://example.com/{word}",
+            }
+        )
+        start += len(word) + 1
+    return notes
+
+
+def _message(text: str, status: str, notes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    parts = [{"type": "output_text", "text": text, "annotations": notes or []}]
     return {
         "id": "msg_mock",
         "type": "message",
@@ -103,7 +126,8 @@ def body(d: Directive, meta: Meta) -> tuple[bytes, int]:
         item, count, status = _call("".join(_TOOL_ARGUMENTS), "completed"), 4, "completed"
     else:
         count, cut = _words(d, meta)
-        item = _message("".join(f"w{i} " for i in range(count)), "completed")
+        text = "".join(f"w{i} " for i in range(count))
+        item = _message(text, "completed", _citations(d, count))
         status = "incomplete" if cut else "completed"
     return orjson.dumps(_response(meta, status, [item], count)), count
 
@@ -121,12 +145,14 @@ def stream(d: Directive, meta: Meta) -> tuple[list[bytes], list[bytes]]:
         item = _call("", "in_progress")
         head.append({"type": "response.output_item.added", **where, "item": item})
         pieces = [
-            {
-                "type": "response.function_call_arguments.delta",
-                "item_id": "fc_mock",
-                **where,
-                "delta": piece,
-            }
+            [
+                {
+                    "type": "response.function_call_arguments.delta",
+                    "item_id": "fc_mock",
+                    **where,
+                    "delta": piece,
+                }
+            ]
             for piece in _TOOL_ARGUMENTS
         ]
         done_item = _call("".join(_TOOL_ARGUMENTS), "completed")
@@ -142,53 +168,35 @@ def stream(d: Directive, meta: Meta) -> tuple[list[bytes], list[bytes]]:
     else:
         count, cut = _words(d, meta)
         text = "".join(f"w{i} " for i in range(count))
+        at = {"item_id": "msg_mock", **where, "content_index": 0}
         head.append(
             {"type": "response.output_item.added", **where, "item": _message("", "in_progress")}
         )
         part = {"type": "output_text", "text": "", "annotations": []}
-        head.append(
-            {
-                "type": "response.content_part.added",
-                "item_id": "msg_mock",
-                **where,
-                "content_index": 0,
-                "part": part,
-            }
-        )
-        pieces = [
-            {
-                "type": "response.output_text.delta",
-                "item_id": "msg_mock",
-                **where,
-                "content_index": 0,
-                "delta": f"w{i} ",
-                "logprobs": [],
-            }
-            for i in range(count)
-        ]
-        done_item = _message(text, "completed")
+        head.append({"type": "response.content_part.added", **at, "part": part})
+        notes = _citations(d, count)
+        pieces = []
+        for i in range(count):
+            piece = {"type": "response.output_text.delta", **at, "delta": f"w{i} ", "logprobs": []}
+            if i < len(notes):  # the cited word has just been sent: its annotation follows
+                added = {"type": "response.output_text.annotation.added", **at}
+                pieces.append([piece, {**added, "annotation_index": i, "annotation": notes[i]}])
+            else:
+                pieces.append([piece])
+        done_item = _message(text, "completed", notes)
         tail = [
-            {
-                "type": "response.output_text.done",
-                "item_id": "msg_mock",
-                **where,
-                "content_index": 0,
-                "text": text,
-                "logprobs": [],
-            },
+            {"type": "response.output_text.done", **at, "text": text, "logprobs": []},
             {
                 "type": "response.content_part.done",
-                "item_id": "msg_mock",
-                **where,
-                "content_index": 0,
-                "part": {**part, "text": text},
+                **at,
+                "part": {**part, "text": text, "annotations": notes},
             },
         ]
         status = "incomplete" if cut else "completed"
     tail.append({"type": "response.output_item.done", **where, "item": done_item})
     final = _response(meta, status, [done_item], count)
     tail.append({"type": f"response.{status}", "response": final})
-    events = [[*head, pieces[0]], *([p] for p in pieces[1:])] if pieces else [head]
+    events = [[*head, *pieces[0]], *pieces[1:]] if pieces else [head]
     seq = 0
 
     def numbered(group: list[dict[str, Any]]) -> bytes:

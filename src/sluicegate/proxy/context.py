@@ -55,6 +55,7 @@ class RequestContext:
         "upstream_headers",
         "upstream_seconds",
         "usage",
+        "usage_partial",
         "usage_summed",
     )
 
@@ -102,6 +103,9 @@ class RequestContext:
         self.request_bytes = 0
         self.chunks_seen = 0
         self.reply_chars = 0
+        # `usage` was reported at the stream's start (Anthropic's message_start): its input is
+        # exact, its output a placeholder until the final count (message_delta) replaces it.
+        self.usage_partial = False
         # Resume (SPEC 4.9): a continuation was asked for; usage and cost of the tries the
         # stream broke on, added to the last try's in `completion()`. With `usage_summed`,
         # a continuation's reported `usage` already includes `carried` (the client sees the
@@ -172,17 +176,10 @@ class RequestContext:
         """A broken stream goes on elsewhere: keep the broken try's usage and cost (at its
         target's prices) and count the continuation afresh; its prompt is the request plus
         the `prefix_bytes` of text it is asked to continue."""
-        raw = self.usage
-        partial = bool(raw) and self.chunks_seen > _count(raw or {}, "completion_tokens")
-        if partial:
-            # Reported at the stream's start (Anthropic's message_start): its input is exact,
-            # its output only what had been counted then; the chunks sent say more.
-            self.usage = {**(raw or {}), "completion_tokens": self.chunks_seen, "total_tokens": 0}
         usage, cost = self._usage_and_cost()
-        if partial:
-            usage = Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, True)
         self.carried = (usage, cost) if self.carried is None else _plus(self.carried, usage, cost)
         self.usage = None
+        self.usage_partial = False
         self.usage_summed = False
         self.chunks_seen = 0
         self.request_bytes += prefix_bytes
@@ -191,7 +188,12 @@ class RequestContext:
         """The current try's usage (reported or estimated) and its cost at its target's prices."""
         if self.usage:
             usage = _usage(self.usage)
-            if self.usage_summed and self.carried is not None:
+            if self.usage_partial:
+                # The stream broke before its final count: the output is what was relayed,
+                # counted as any broken stream's is (one token per chunk sent), so estimated.
+                prompt, completion = usage.prompt_tokens, self.chunks_seen
+                usage = Usage(prompt, completion, prompt + completion, estimated=True)
+            elif self.usage_summed and self.carried is not None:
                 usage = _minus(usage, self.carried[0])
         else:
             usage = self._estimated_usage()

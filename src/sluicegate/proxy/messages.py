@@ -126,7 +126,9 @@ def encode_chunks(ctx: RequestContext, chunks: list[Chunk]) -> bytes:
 
 def _pass_through(ctx: RequestContext, chunks: list[Chunk]) -> bytes:
     """Anthropic events as received; usage from message_start and message_delta. Only the
-    content deltas count as chunks seen (what estimates a broken stream's output)."""
+    content deltas count as chunks seen: until a message_delta brings the output count,
+    message_start's is a placeholder (`usage_partial`) and a broken stream's output is
+    those chunks (`RequestContext._usage_and_cost`)."""
     out = []
     for chunk in chunks:
         obj = chunk.obj
@@ -141,6 +143,10 @@ def _pass_through(ctx: RequestContext, chunks: list[Chunk]) -> bytes:
                 merged.update({k: v for k, v in usage.items() if v is not None})
                 ctx.stream_state = merged
                 ctx.usage = chat_usage(merged)
+                # message_delta's counts are cumulative: its output count is the final one.
+                ctx.usage_partial = kind == "message_start" or (
+                    ctx.usage_partial and usage.get("output_tokens") is None
+                )
         out.append(_frame(obj, chunk.raw))
     payload = b"".join(out)
     if ctx.capture is not None:

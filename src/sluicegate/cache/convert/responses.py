@@ -5,7 +5,10 @@ have sent, and a stored event stream as the Response object.
                   output), per output item: output_item.added (the item empty), its parts
                   and deltas (PIECE_CHARS each):
                     message        content_part.added, output_text.delta ... .done (or
-                                   refusal.delta ... .done), content_part.done
+                                   refusal.delta ... .done), content_part.done; each of
+                                   the text's annotations as output_text.annotation.added
+                                   right after the delta that sends the end of what it
+                                   cites (`end_index`; one without it after the last)
                     reasoning      reasoning_summary_part.added, reasoning_summary_text
                                    .delta ... .done, reasoning_summary_part.done; then its
                                    content parts (reasoning_text) like a message's
@@ -97,10 +100,31 @@ def _part_events(emit: Emit, at: dict[str, Any], part: dict[str, Any]) -> None:
     if "annotations" in part:
         opening["annotations"] = []
     emit("response.content_part.added", **at, part=opening)
+    notes = part.get("annotations") if part.get("type") == "output_text" else None
+    notes = notes if isinstance(notes, list) else []
+    sent = added = 0
     for piece in pieces(text):
         emit(prefix + ".delta", **at, delta=piece, **logprobs)
+        sent += len(piece)
+        added = _annotations(emit, at, notes, added, sent)
+    _annotations(emit, at, notes, added, None)
     emit(prefix + ".done", **at, **{field: text}, **logprobs)
     emit("response.content_part.done", **at, part=part)
+
+
+def _annotations(
+    emit: Emit, at: dict[str, Any], notes: list[Any], first: int, sent: int | None
+) -> int:
+    """Announce `notes[first:]` in order while the text they cite has been sent (`sent`
+    characters; None: the text is all out), as OpenAI streams citations; the next index."""
+    while first < len(notes):
+        note = notes[first]
+        end = note.get("end_index") if isinstance(note, dict) else None
+        if sent is not None and (type(end) is not int or end > sent):
+            break
+        emit("response.output_text.annotation.added", **at, annotation_index=first, annotation=note)
+        first += 1
+    return first
 
 
 def from_stream(entry: Entry) -> Entry:
