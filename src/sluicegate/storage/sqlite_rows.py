@@ -10,11 +10,17 @@ once per row, so on a gateway whose event loop keeps its core busy the database 
 for the GIL once per row (up to the 5 ms switch interval each) and a 500-row batch overran
 the request log's durability bound (decision 45). Statements of 2^k rows, at most
 `MAX_ROWS`, keep the number of distinct statement texts (and so preparations) small.
+
+Converting a batch is Python work done holding the GIL: in one stretch (a few ms for a few
+hundred rows) it kept a request that arrived meanwhile waiting for the GIL up to the 5 ms
+switch interval. The thread offers the GIL back (`time.sleep(0)`) every `ROWS_PER_GIL_TURN`
+rows, so the event loop's thread waits a fraction of a millisecond at most.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +39,8 @@ _BOOL_COLUMNS = frozenset(c.name for c in request_logs.c if isinstance(c.type, B
 # Bound parameters a statement may have: 32,766 since SQLite 3.32, 999 before.
 _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 MAX_ROWS = min(256, 1 << ((_MAX_VARIABLES // len(COLUMNS)).bit_length() - 1))
+# Rows converted between two offers of the GIL to the event loop's thread (~0.2 ms of work).
+ROWS_PER_GIL_TURN = 32
 _ROW = f"({', '.join('?' for _ in COLUMNS)})"
 _statements: dict[int, str] = {}
 
@@ -57,7 +65,11 @@ def sqlite_values(row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def insert(rows: Sequence[Mapping[str, Any]], conn: sqlite3.Connection) -> None:
     """Insert `rows` (as made by `row_from_completion`) on `conn`, inside its transaction."""
-    for sql, parameters in statements([sqlite_values(row) for row in rows]):
+    values = []
+    for start in range(0, len(rows), ROWS_PER_GIL_TURN):
+        values += [sqlite_values(row) for row in rows[start : start + ROWS_PER_GIL_TURN]]
+        time.sleep(0)  # lets the GIL go: see the module docstring
+    for sql, parameters in statements(values):
         conn.execute(sql, parameters)
 
 
