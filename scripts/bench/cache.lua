@@ -1,13 +1,17 @@
 -- wrk script for scripts/bench/cache.py: POST one chat completion over and over, either the
 -- same body every time (BENCH_UNIQUE unset: cache hits after the first) or a body made unique
--- by a per-thread counter (BENCH_UNIQUE=1: every request a cache miss).
+-- by a per-thread counter (BENCH_UNIQUE=1: every request a cache miss), which then asks the mock to
+-- answer after BENCH_LATENCY_MS milliseconds (unset or 0: at once).
 --
--- Environment: BENCH_KEY (bearer key), BENCH_MODEL (default "bench"), BENCH_UNIQUE.
+-- Environment: BENCH_KEY (bearer key), BENCH_MODEL (default "bench"), BENCH_UNIQUE,
+-- BENCH_LATENCY_MS.
 -- done() prints one line `BENCH_JSON {...}` that cache.py parses.
 
 local key = os.getenv("BENCH_KEY") or ""
 local model = os.getenv("BENCH_MODEL") or "bench"
 local unique = os.getenv("BENCH_UNIQUE") == "1"
+local latency = os.getenv("BENCH_LATENCY_MS") or "0"
+local directive = latency ~= "0" and (" #mock latency_ms=" .. latency) or ""
 local counter = 0
 local prefix = tostring(math.random(1, 1000000000))
 
@@ -26,7 +30,7 @@ wrk.body = body("Say hello in one short sentence.")
 if unique then
   request = function()
     counter = counter + 1
-    return wrk.format(nil, nil, nil, body("Say hello " .. prefix .. "-" .. counter .. "."))
+    return wrk.format(nil, nil, nil, body("Say hello " .. prefix .. "-" .. counter .. "." .. directive))
   end
 end
 
