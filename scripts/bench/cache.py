@@ -140,11 +140,11 @@ def main() -> None:
             result["cpu_us"] = (cpu_seconds(gateway) - cpu_before) / result["requests"] * 1e6
         hits = results["hits"]
         for name, result in results.items():
-            ratio = "" if name == "hits" else f"  hits/this {hits['rps'] / result['rps']:.2f}x"
+            versus = "" if name == "hits" else f"  hits/this {hits['rps'] / result['rps']:.2f}x"
             print(
                 f"{name:14s} {result['rps']:7.0f} req/s  p50 {result['p50_us'] / 1000:7.2f} ms"
                 f"  p99 {result['p99_us'] / 1000:7.2f} ms  gateway CPU {result['cpu_us']:4.0f} µs"
-                f"/request  errors {result['errors']}{ratio}"
+                f"/request  errors {result['errors']}{versus}"
             )
         target = results.get(f"misses {TARGET_LATENCY_MS} ms")
         if target is not None:
