@@ -16,7 +16,7 @@ import pytest
 from sluicegate.cache.entry import Entry
 from sluicegate.cache.memory import MemoryCacheStore
 from sluicegate.proxy.cached import INLINE_CONVERT_BYTES
-from support import MockUpstream, RunningGateway
+from support import MockUpstream, RunningGateway, wait_until
 
 from .harness import HEADER, chat, sse_data
 
@@ -205,7 +205,13 @@ def test_an_entry_that_cannot_be_converted_is_a_miss(
     first = ch.post(CHAT, json=body)
     store = cgw.app.state.cache.store
     assert isinstance(store, MemoryCacheStore)
-    key = next(k for k, (_, e) in store._entries.items() if e.body == first.content)
+    # Stored as the request ends, on the gateway's thread: maybe after the client has its
+    # answer.
+    key = wait_until(
+        lambda: next(
+            (k for k, (_, e) in list(store._entries.items()) if e.body == first.content), None
+        )
+    )
     store.put(key, Entry(False, b"[1, 2]"))  # JSON, but not an answer
     assert ch.post(CHAT, json=body).content == b"[1, 2]"
     streamed = ch.post(CHAT, json={**body, "stream": True})
