@@ -69,23 +69,45 @@ def test_stream_usage_gets_the_usage_chunk(gateway: RunningGateway, tag: str) ->
     assert whole.usage_metadata["total_tokens"] == whole.usage_metadata["input_tokens"] + 3
 
 
+@pytest.mark.parametrize(
+    ("model", "directive", "code", "outcome", "text"),
+    [
+        ("noretry", "chunks=6 disconnect_after=3", "upstream_disconnected", "fault_disconnect", 3),
+        (
+            "noretry",
+            "chunks=6 error_event_after=3",
+            "upstream_disconnected",
+            "fault_error_event",
+            3,
+        ),
+        ("tight", "chunks=3 inter_ms=3000", "stream_idle_timeout", None, 1),
+    ],
+    ids=["disconnect", "error-event", "idle-timeout"],
+)
 def test_a_stream_broken_mid_way_raises_after_the_text_so_far(
-    gateway: RunningGateway, mock: MockUpstream, tag: str
+    gateway: RunningGateway,
+    mock: MockUpstream,
+    tag: str,
+    model: str,
+    directive: str,
+    code: str,
+    outcome: str | None,
+    text: int,
 ) -> None:
     seen: list[AIMessageChunk] = []
-    model = chat_model(gateway, model="noretry")
     with pytest.raises(openai.APIError) as raised:
-        drain(model.stream(f"{tag} #mock chunks=6 disconnect_after=3"), seen)
+        drain(chat_model(gateway, model=model).stream(f"{tag} #mock {directive}"), seen)
     # The SPEC 4.4 error event, raised by the openai SDK and passed on by LangChain as is.
     assert type(raised.value) is openai.APIError
     assert raised.value.body == {
         "message": raised.value.message,
         "type": "upstream_error",
-        "code": "upstream_disconnected",
+        "code": code,
     }
-    assert "stream broke" in str(raised.value)
-    assert "".join(str(chunk.content) for chunk in seen) == "w0 w1 w2 "
-    assert mock.request(tag)["outcome"] == "fault_disconnect"
+    assert f"backend '{model}'" in str(raised.value).lower()
+    assert "".join(str(chunk.content) for chunk in seen) == "".join(f"w{i} " for i in range(text))
+    if outcome:
+        assert mock.request(tag)["outcome"] == outcome
 
 
 @pytest.mark.parametrize(

@@ -70,15 +70,23 @@ def test_a_prompt_prints_the_whole_answer_and_its_usage(
     assert sent["model"] == "mock-model" and sent["stream"] is (options == ())
 
 
+@pytest.mark.parametrize(
+    ("fault", "outcome", "message"),
+    [
+        ("disconnect_after", "fault_disconnect", "stream broke: UpstreamClosed"),
+        ("error_event_after", "fault_error_event", "sent an error event: mock upstream error"),
+    ],
+)
 def test_a_stream_broken_mid_way_exits_non_zero_with_the_error(
-    llm_env: dict[str, str], mock: MockUpstream, tag: str
+    llm_env: dict[str, str], mock: MockUpstream, tag: str, fault: str, outcome: str, message: str
 ) -> None:
-    done = prompt(llm_env, "noretry", f"{tag} #mock chunks=6 disconnect_after=3")
+    done = prompt(llm_env, "noretry", f"{tag} #mock chunks=6 {fault}=3")
     assert done.returncode == 1, (done.stdout, done.stderr)
     # The text so far was already printed; the error event ends it with a message, not silence.
     assert done.stdout == "w0 w1 w2 "
-    assert "Error: backend 'noretry' stream broke" in done.stderr
-    assert mock.request(tag)["outcome"] == "fault_disconnect"
+    # The gateway's error event's message, as is: the whole of stderr.
+    assert done.stderr == f"Error: backend 'noretry' {message}\n"
+    assert mock.request(tag)["outcome"] == outcome
 
 
 def test_an_upstream_error_before_the_answer_exits_non_zero(
