@@ -17,9 +17,10 @@ from support import ALICE_KEY, MockUpstream, RunningGateway
 
 
 @pytest.fixture(autouse=True)
-def no_tracing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """LangSmith tracing would post every run to api.smith.langchain.com; never from a test."""
-    for name in ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGSMITH_API_KEY"):
+def no_langsmith(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's LangSmith settings stay out: tracing would post every run to
+    api.smith.langchain.com, and `LANGSMITH_GATEWAY` would send requests past the gateway."""
+    for name in ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGSMITH_GATEWAY"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -31,6 +32,7 @@ def chat_model(gateway: RunningGateway, model: str = "m", **options: object) -> 
 
 
 def drain(chunks: Iterator[AIMessageChunk], into: list[AIMessageChunk]) -> None:
+    """Keeps every chunk as it arrives, so a test sees what came before an exception."""
     for chunk in chunks:
         into.append(chunk)
 
