@@ -9,7 +9,11 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from langchain_core.exceptions import ModelAPIError, ModelAuthenticationError
+from langchain_core.exceptions import (
+    ModelAPIError,
+    ModelAuthenticationError,
+    ModelRateLimitError,
+)
 from langchain_core.messages import AIMessageChunk
 from langchain_openai import ChatOpenAI
 
@@ -113,10 +117,10 @@ def test_a_stream_broken_mid_way_raises_after_the_text_so_far(
 
 
 @pytest.mark.parametrize(
-    ("status", "expected", "gateway_status"),
+    ("status", "expected", "langchain_kind", "gateway_status"),
     [
-        (429, openai.RateLimitError, 429),
-        (500, openai.InternalServerError, 502),
+        (429, openai.RateLimitError, ModelRateLimitError, 429),
+        (500, openai.InternalServerError, ModelAPIError, 502),
     ],
 )
 @pytest.mark.parametrize("streaming", [True, False], ids=["stream", "invoke"])
@@ -125,6 +129,7 @@ def test_an_upstream_error_before_the_answer_raises_the_matching_openai_error(
     tag: str,
     status: int,
     expected: type[openai.APIStatusError],
+    langchain_kind: type[Exception],
     gateway_status: int,
     streaming: bool,
 ) -> None:
@@ -136,8 +141,8 @@ def test_an_upstream_error_before_the_answer_raises_the_matching_openai_error(
         else:
             model.invoke(prompt)
     assert raised.value.status_code == gateway_status
-    # LangChain's own classification rides along (ModelRateLimitError, ModelAPIError).
-    assert isinstance(raised.value, ModelAPIError) == (status == 500)
+    # LangChain's own classification rides along.
+    assert isinstance(raised.value, langchain_kind)
     row = gateway.completion(raised.value.response.headers["x-request-id"])
     assert (row.status_code, len(row.attempts)) == (gateway_status, 1)
 
