@@ -1,0 +1,1 @@
+"""Clients nobody here wrote, against the session gateway: LangChain's ChatOpenAI, the llm CLI."""
