@@ -57,18 +57,6 @@ T = TypeVar("T")
 
 MAX_BATCH = 5000  # rows per INSERT when catching up
 MAX_BACKLOG = 50_000  # completions held in memory at most; beyond, they are spooled
-ROWS_PER_TURN = 32  # rows converted per turn of the event loop (~0.15 ms)
-
-
-async def _rows_of(batch: list[Completion]) -> list[dict[str, Any]]:
-    """The batch's rows, made a few at a time with the loop let go between: one stretch for a
-    whole batch (~4 µs a row, hundreds of rows) held every request that arrived meanwhile,
-    which was most of the gateway's c1 p99 (docs/benchmarks.md)."""
-    rows = [row_from_completion(c) for c in batch[:ROWS_PER_TURN]]
-    for start in range(ROWS_PER_TURN, len(batch), ROWS_PER_TURN):
-        await asyncio.sleep(0)
-        rows += [row_from_completion(c) for c in batch[start : start + ROWS_PER_TURN]]
-    return rows
 
 
 def _finished_at(completion: Completion) -> float:
@@ -201,7 +189,7 @@ class RequestLogWriter:
             await self._spool_rows([row_from_completion(c) for c in batch])
             return
         batch = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
-        rows = await _rows_of(batch)
+        rows = [row_from_completion(c) for c in batch]
         if self._db_down_since is None and self._connected:
             taken = _Batch(rows, _finished_at(batch[0]) + self._overrun_after)
             try:
