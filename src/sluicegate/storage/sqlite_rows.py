@@ -67,8 +67,9 @@ def insert(rows: Sequence[Mapping[str, Any]], conn: sqlite3.Connection) -> None:
     """Insert `rows` (as made by `row_from_completion`) on `conn`, inside its transaction."""
     values = []
     for start in range(0, len(rows), ROWS_PER_GIL_TURN):
+        if start:
+            time.sleep(0)  # lets the GIL go between slices: see the module docstring
         values += [sqlite_values(row) for row in rows[start : start + ROWS_PER_GIL_TURN]]
-        time.sleep(0)  # lets the GIL go: see the module docstring
     for sql, parameters in statements(values):
         conn.execute(sql, parameters)
 
